@@ -1,0 +1,835 @@
+"""Cash and margin accounts: the ledger.
+
+The ledger changes in exactly one place per kind of event: ``apply_fill`` for trades,
+and the cash-event methods (deposit, withdrawal, dividend, split, fees) for everything
+else. Each change is validated completely before anything is mutated, and runs under
+the account's lock, so a change is atomic and a concurrent reader never sees half of
+it. The ledger *records* what happened; deciding whether an order may happen is the
+gatekeeper's job, which asks the account for its buying power and reservations.
+
+Accounting identities kept after every event (all in minor units)::
+
+    NLV            = cash + sum(market values)
+    realized + unrealized - costs = NLV - starting cash - deposits + withdrawals
+
+where ``realized`` includes dividends and cash in lieu, and ``costs`` are commissions
+plus fees (borrow fees, debit interest, other fees).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+
+import pandas as pd
+
+from solvent.accounting import rules
+from solvent.accounting.position import Position
+from solvent.accounting.reservations import ReservationBook, ReservationResult
+from solvent.accounting.snapshot import AccountSnapshot, PositionSnapshot
+from solvent.accounting.view import AccountView
+from solvent.errors import InvalidInputError, UnknownSymbolError
+from solvent.model.calendar import DEFAULT_CALENDAR, BusinessCalendar
+from solvent.model.instrument import Instrument
+from solvent.model.money import Currency, Money, Number, currency, to_decimal, to_minor
+from solvent.model.records import (
+    CashEvent,
+    CashEventKind,
+    Fill,
+    FillReport,
+    ReasonCode,
+    Side,
+    TimeLike,
+    Trade,
+    Verdict,
+    to_timestamp,
+)
+
+
+class AccountKind(StrEnum):
+    """Cash accounts cannot borrow or short; margin accounts follow Reg T by default."""
+
+    CASH = "cash"
+    MARGIN = "margin"
+
+
+class BuyingPowerMode(StrEnum):
+    """Which buying power is in force."""
+
+    CASH = "cash"
+    MARGIN = "margin"  # overnight (Reg T) buying power
+    DAY_TRADE = "day_trade"
+
+
+_FULL = rules.RATE_SCALE  # 100%: a cash account's "margin" on what it holds
+
+
+class Account:
+    """A brokerage account: cash, positions with FIFO lots, margin, reservations.
+
+    Parameters
+    ----------
+    cash
+        Starting cash, exact to the currency's minor unit.
+    kind
+        ``"margin"`` (default) or ``"cash"``.
+    currency
+        Account currency (``"USD"`` by default). Instruments must be quoted in it.
+    instruments
+        ``Instrument`` objects, or plain symbols that get US-equity defaults.
+    initial_margin
+        The base initial-margin rate that buying power is quoted at (Reg T: 0.5, so a
+        margin account's buying power is twice its excess).
+    day_trading
+        Use day-trade buying power during the session when prior-close equity is at
+        least ``day_trade_min_equity`` (margin accounts only).
+    day_trade_multiplier, day_trade_min_equity
+        FINRA's 4x and $25,000.
+    debit_interest_rate
+        Annual rate charged daily (ACT/360) on a negative cash balance.
+    settlement_days
+        Business days until sale proceeds settle in a cash account; unsettled proceeds
+        are not buying power. 0 (default) settles immediately.
+    calendar
+        Business days for settlement (weekends and holidays skipped).
+    start
+        Timestamp of the opening balance; sets the first session.
+    """
+
+    def __init__(
+        self,
+        cash: Number,
+        *,
+        kind: AccountKind | str = AccountKind.MARGIN,
+        currency: Currency | str = "USD",
+        instruments: Iterable[Instrument | str] = (),
+        initial_margin: Number = Decimal("0.5"),
+        day_trading: bool = False,
+        day_trade_multiplier: int = 4,
+        day_trade_min_equity: Number = 25_000,
+        debit_interest_rate: Number = 0,
+        settlement_days: int = 0,
+        calendar: BusinessCalendar | None = None,
+        start: TimeLike | None = None,
+    ) -> None:
+        self.kind = AccountKind(kind)
+        self.currency = _currency(currency)
+        ccy = self.currency
+        self._start_cash = to_minor(cash, ccy, "cash")
+        if self._start_cash < 0:
+            raise InvalidInputError("cash", cash, "starting cash cannot be negative")
+        self._cash = self._start_cash
+        self._base_im_ppm = _ppm(initial_margin, "initial_margin")
+        if self._base_im_ppm <= 0:
+            raise InvalidInputError("initial_margin", initial_margin, "must be greater than zero")
+        self.day_trading = bool(day_trading)
+        if day_trade_multiplier < 1:
+            raise InvalidInputError("day_trade_multiplier", day_trade_multiplier, "must be >= 1")
+        self._dt_mult = int(day_trade_multiplier)
+        self._dt_min_equity = to_minor(day_trade_min_equity, ccy, "day_trade_min_equity")
+        self._debit_ppm = _ppm(debit_interest_rate, "debit_interest_rate")
+        if settlement_days < 0:
+            raise InvalidInputError("settlement_days", settlement_days, "cannot be negative")
+        self.settlement_days = int(settlement_days)
+        self.calendar = calendar or DEFAULT_CALENDAR
+        self._lock = threading.RLock()
+        self._instruments: dict[str, Instrument] = {}
+        self._positions: dict[str, Position] = {}
+        for inst in instruments:
+            self.add_instrument(inst)
+        self._reservations = ReservationBook()
+        # Running totals (minor units), kept incrementally so figures are O(1).
+        self._long_value = 0
+        self._short_value = 0  # negative or zero
+        self._im = 0
+        self._mm = 0
+        self._commission = 0
+        self._fees = 0
+        self._dividends = 0
+        self._deposits = 0
+        self._withdrawals = 0
+        self._slippage = 0
+        self._unsettled: deque[tuple[date, int]] = deque()
+        self._unsettled_total = 0
+        self._legs: list[Fill] = []
+        self._trades: list[Trade] = []
+        self._cash_events: list[CashEvent] = []
+        self._max_capital = 0
+        self._max_capital_at: pd.Timestamp | None = None
+        self._last_ts: pd.Timestamp | None = None
+        self._session: date | None = None
+        self._prior_nlv = self._start_cash
+        self._prior_mm = 0
+        self._dt_used = 0
+        if start is not None:
+            self._advance(to_timestamp(start, "start"))
+
+    # -- instruments ----------------------------------------------------------------
+
+    def add_instrument(self, instrument: Instrument | str) -> Instrument:
+        """Register an instrument (a plain symbol gets US-equity defaults)."""
+        inst = (
+            instrument
+            if isinstance(instrument, Instrument)
+            else Instrument(instrument, currency=self.currency)
+        )
+        if inst.currency != self.currency:
+            raise InvalidInputError(
+                f"{inst.symbol}.currency", inst.currency.code, f"account currency is {self.currency.code}"
+            )
+        with self._lock:
+            old = self._instruments.get(inst.symbol)
+            if old is not None and old != inst and self._positions[inst.symbol].qty != 0:
+                raise InvalidInputError(
+                    f"{inst.symbol}.instrument", inst, "cannot redefine an instrument with an open position"
+                )
+            self._instruments[inst.symbol] = inst
+            if old is None:
+                self._positions[inst.symbol] = Position(inst)
+            else:
+                self._positions[inst.symbol].instrument = inst
+        return inst
+
+    def instrument(self, symbol: str) -> Instrument:
+        """Return the registered instrument for ``symbol``."""
+        try:
+            return self._instruments[symbol]
+        except KeyError:
+            raise UnknownSymbolError(symbol) from None
+
+    @property
+    def instruments(self) -> Mapping[str, Instrument]:
+        """Return the registered instruments by symbol (read-only mapping)."""
+        return dict(self._instruments)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Return the account's lock (held by every change and by ``snapshot``)."""
+        return self._lock
+
+    # -- fills ----------------------------------------------------------------------
+
+    def apply_fill(self, fill: Fill) -> FillReport:
+        """Apply an execution to the ledger, atomically.
+
+        A fill that crosses zero is split into a closing leg and an opening leg;
+        commission and slippage are split between them pro rata to quantity. The
+        position is then marked at the fill price.
+
+        Raises
+        ------
+        UnknownSymbolError
+            The symbol has no registered instrument.
+        PrecisionError
+            Quantity, price or commission is off its grid.
+        InvalidInputError
+            The timestamp is earlier than the last event.
+        """
+        inst = self.instrument(fill.symbol)
+        ccy = self.currency
+        lots = inst.qty_lots(fill.quantity, "fill.quantity")
+        ticks = inst.price_ticks(fill.price, "fill.price")
+        commission = to_minor(fill.commission, ccy, f"{fill.symbol}.fill.commission")
+        slippage = to_minor(fill.slippage, ccy, f"{fill.symbol}.fill.slippage")
+        with self._lock:
+            self._check_time(fill.timestamp)
+            self._advance(fill.timestamp)
+            pos = self._positions[fill.symbol]
+            closing, opening = rules.split_fill(pos.qty, lots)
+            total = abs(lots)
+            c_close = rules.prorate(commission, abs(closing), total) if closing else 0
+            s_close = rules.prorate(slippage, abs(closing), total) if closing else 0
+            legs: list[Fill] = []
+            trades: list[Trade] = []
+            realized = 0
+            cash_change = 0
+            if closing:
+                notional = rules.notional_minor(ticks, closing, inst.k_num, inst.k_den)
+                side = Side.SELL if closing < 0 else Side.BUY_TO_COVER
+                leg = self._leg(fill, inst, closing, side, c_close, s_close)
+                for portion in pos.close(leg, closing, notional, c_close):
+                    realized += portion.realized
+                    trades.append(portion.trade)
+                delta = rules.fill_cash_delta(notional, c_close)
+                cash_change += delta
+                if delta > 0:
+                    self._add_unsettled(fill.timestamp, delta)
+                legs.append(leg)
+            if opening:
+                notional = rules.notional_minor(ticks, opening, inst.k_num, inst.k_den)
+                side = Side.BUY if opening > 0 else Side.SELL_SHORT
+                leg = self._leg(fill, inst, opening, side, commission - c_close, slippage - s_close)
+                pos.open(leg, opening, notional, commission - c_close)
+                cash_change += rules.fill_cash_delta(notional, commission - c_close)
+                self._dt_used += rules.to_buying_power_units(
+                    abs(notional), self._im_ppm(inst, opening), self._base_im_ppm
+                )
+                legs.append(leg)
+            self._cash += cash_change
+            self._commission += commission
+            self._slippage += slippage
+            self._remark(pos, ticks)
+            self._legs.extend(legs)
+            self._trades.extend(trades)
+            self._track_capital(fill.timestamp)
+            return FillReport(tuple(legs), Money(realized, ccy), Money(cash_change, ccy), tuple(trades))
+
+    def _leg(
+        self, fill: Fill, inst: Instrument, lots: int, side: Side, commission: int, slippage: int
+    ) -> Fill:
+        step = self.currency.step
+        return Fill(
+            fill.symbol,
+            inst.quantity(lots),
+            fill.price,
+            fill.timestamp,
+            commission * step,
+            slippage * step,
+            fill.order_id,
+            fill.tag,
+            side,
+        )
+
+    # -- marks ----------------------------------------------------------------------
+
+    def mark(self, symbol: str, price: Number, timestamp: TimeLike | None = None) -> None:
+        """Mark ``symbol`` at ``price`` (snapped half-even to the tick, as bar data is)."""
+        inst = self.instrument(symbol)
+        ticks = inst.snap_price(price, "mark")
+        ts = None if timestamp is None else to_timestamp(timestamp)
+        with self._lock:
+            if ts is not None:
+                self._check_time(ts)
+                self._advance(ts)
+            self._remark(self._positions[symbol], ticks)
+            self._track_capital(ts)
+
+    def mark_prices(self, prices: Mapping[str, Number], timestamp: TimeLike | None = None) -> None:
+        """Mark several symbols at once (all validated before any is applied)."""
+        ticks = {s: self.instrument(s).snap_price(p, "mark") for s, p in prices.items()}
+        ts = None if timestamp is None else to_timestamp(timestamp)
+        with self._lock:
+            if ts is not None:
+                self._check_time(ts)
+                self._advance(ts)
+            for s, t in ticks.items():
+                self._remark(self._positions[s], t)
+            self._track_capital(ts)
+
+    def _remark(self, pos: Position, ticks: int) -> None:
+        """Re-mark one position and move the account totals by its change."""
+        old_value, old_im, old_mm = pos.market_value, pos.im, pos.mm
+        pos.mark(ticks)
+        im, mm = self._position_margin(pos)
+        pos.im, pos.mm = im, mm
+        self._add_value(old_value, -1)
+        self._add_value(pos.market_value, 1)
+        self._im += im - old_im
+        self._mm += mm - old_mm
+
+    def _add_value(self, value: int, sign: int) -> None:
+        if value >= 0:
+            self._long_value += sign * value
+        else:
+            self._short_value += sign * value
+
+    def _position_margin(self, pos: Position) -> tuple[int, int]:
+        if pos.qty == 0:
+            return 0, 0
+        inst = pos.instrument
+        value = abs(pos.market_value)
+        if self.kind is AccountKind.CASH:
+            return value, value
+        if inst.initial_margin_fixed is not None:
+            num, den = inst.fixed_margin_fraction(False)
+            mnum, mden = inst.fixed_margin_fraction(True)
+            lots = abs(pos.qty)
+            return (
+                rules.fixed_margin_requirement(lots, num, den),
+                rules.fixed_margin_requirement(lots, mnum, mden),
+            )
+        if pos.qty > 0:
+            return (
+                rules.margin_requirement(value, inst.im_long_ppm),
+                rules.margin_requirement(value, inst.mm_long_ppm),
+            )
+        return (
+            rules.margin_requirement(value, inst.im_short_ppm),
+            rules.margin_requirement(value, inst.mm_short_ppm),
+        )
+
+    def _im_ppm(self, inst: Instrument, lots: int) -> int:
+        if self.kind is AccountKind.CASH:
+            return _FULL
+        return inst.im_long_ppm if lots > 0 else inst.im_short_ppm
+
+    def im_rate_ppm(self, symbol: str, lots: int) -> int:
+        """Return the initial-margin rate (ppm) an opening of ``lots`` in ``symbol`` uses."""
+        return self._im_ppm(self.instrument(symbol), lots)
+
+    @property
+    def base_im_rate_ppm(self) -> int:
+        """Return the rate buying power is quoted at (ppm): 100% for cash accounts."""
+        return _FULL if self.kind is AccountKind.CASH else self._base_im_ppm
+
+    # -- sessions, time -------------------------------------------------------------
+
+    def advance(self, timestamp: TimeLike) -> None:
+        """Move the account's clock to ``timestamp``, rolling the session on a new date.
+
+        A session roll charges the fees accrued overnight (borrow fees on shorts, debit
+        interest) for the calendar days elapsed, settles what is due, records the prior
+        close NLV and maintenance margin, and re-bases the mark-to-market lots. Fills,
+        marks and cash events call this themselves.
+        """
+        ts = to_timestamp(timestamp)
+        with self._lock:
+            self._check_time(ts)
+            self._advance(ts)
+
+    def _check_time(self, ts: pd.Timestamp) -> None:
+        if self._last_ts is not None and ts < self._last_ts:
+            raise InvalidInputError(
+                "timestamp", ts, f"is earlier than the account's last event at {self._last_ts}"
+            )
+
+    def _advance(self, ts: pd.Timestamp) -> None:
+        self._last_ts = ts
+        day = ts.date()
+        if self._session is None:
+            self._session = day
+            self._prior_nlv = self._nlv()
+            self._prior_mm = self._mm
+            return
+        if day > self._session:
+            self._roll(day, ts)
+
+    def _roll(self, day: date, ts: pd.Timestamp) -> None:
+        assert self._session is not None  # noqa: S101 - _advance set it
+        days = (day - self._session).days
+        # The previous session's close is the state right now, before overnight fees.
+        self._prior_nlv = self._nlv()
+        self._prior_mm = self._mm
+        for pos in self._positions.values():
+            pos.roll_session()
+        for pos in self._positions.values():
+            if pos.qty < 0 and pos.instrument.borrow_ppm:
+                fee = rules.accrued_fee(-pos.market_value, pos.instrument.borrow_ppm, days)
+                if fee:
+                    self._charge(CashEventKind.BORROW_FEE, fee, ts, pos.instrument.symbol, f"{days} day(s)")
+        if self._cash < 0 and self._debit_ppm:
+            fee = rules.accrued_fee(-self._cash, self._debit_ppm, days)
+            if fee:
+                self._charge(CashEventKind.INTEREST, fee, ts, None, f"{days} day(s) on debit balance")
+        while self._unsettled and self._unsettled[0][0] <= day:
+            self._unsettled_total -= self._unsettled.popleft()[1]
+        self._dt_used = 0
+        self._session = day
+
+    def _charge(
+        self, kind: CashEventKind, fee: int, ts: pd.Timestamp, symbol: str | None, detail: str
+    ) -> None:
+        self._cash -= fee
+        self._fees += fee
+        self._cash_events.append(CashEvent(kind, Money(-fee, self.currency), ts, symbol, detail))
+
+    def _add_unsettled(self, ts: pd.Timestamp, amount: int) -> None:
+        if self.kind is AccountKind.CASH and self.settlement_days > 0:
+            due = self.calendar.add_business_days(ts.date(), self.settlement_days)
+            self._unsettled.append((due, amount))
+            self._unsettled_total += amount
+
+    def _track_capital(self, ts: pd.Timestamp | None) -> None:
+        used = self._long_value - self._short_value
+        if used > self._max_capital:
+            self._max_capital = used
+            self._max_capital_at = ts if ts is not None else self._last_ts
+
+    # -- cash events ----------------------------------------------------------------
+
+    def deposit(self, amount: Number, timestamp: TimeLike) -> CashEvent:
+        """Add cash to the account."""
+        minor = self._positive_money(amount, "deposit")
+        ts = to_timestamp(timestamp)
+        with self._lock:
+            self._check_time(ts)
+            self._advance(ts)
+            self._cash += minor
+            self._deposits += minor
+            return self._record(CashEventKind.DEPOSIT, minor, ts, None, "")
+
+    def withdraw(self, amount: Number, timestamp: TimeLike) -> Verdict:
+        """Take cash out, if the account can spare it.
+
+        A cash account can withdraw its settled cash less reservations; a margin
+        account its excess (NLV - initial margin - reservations), and never more than
+        the cash it holds. Otherwise the withdrawal is refused (``INSUFFICIENT_CASH``)
+        and nothing changes.
+        """
+        minor = self._positive_money(amount, "withdrawal")
+        ts = to_timestamp(timestamp)
+        with self._lock:
+            self._check_time(ts)
+            self._advance(ts)
+            available = self._withdrawable()
+            if minor > available:
+                return Verdict(
+                    False,
+                    ReasonCode.INSUFFICIENT_CASH,
+                    f"withdrawal of {Money(minor, self.currency)} exceeds the "
+                    f"{Money(available, self.currency)} available",
+                )
+            self._cash -= minor
+            self._withdrawals += minor
+            self._record(CashEventKind.WITHDRAWAL, -minor, ts, None, "")
+            return Verdict(True)
+
+    def _withdrawable(self) -> int:
+        if self.kind is AccountKind.CASH:
+            return max(0, self._cash - self._unsettled_total - self._reservations.total)
+        excess = self._excess()
+        return max(0, min(excess, self._cash))
+
+    def charge_fee(
+        self, amount: Number, timestamp: TimeLike, *, detail: str = "", symbol: str | None = None
+    ) -> CashEvent:
+        """Charge a fee (data, platform, regulatory...) to cash; it counts as a cost."""
+        minor = self._positive_money(amount, "fee")
+        ts = to_timestamp(timestamp)
+        with self._lock:
+            self._check_time(ts)
+            self._advance(ts)
+            self._charge(CashEventKind.FEE, minor, ts, symbol, detail)
+            return self._cash_events[-1]
+
+    def dividend(self, symbol: str, per_share: Number, timestamp: TimeLike) -> CashEvent | None:
+        """Pay a cash dividend of ``per_share``: longs are credited, shorts charged.
+
+        The amount is ``quantity * per_share * multiplier`` rounded half-even once to
+        the minor unit, counted in realized P&L. Returns ``None`` when flat.
+        """
+        inst = self.instrument(symbol)
+        d = to_decimal(per_share, f"{symbol}.dividend", positive=True)
+        ts = to_timestamp(timestamp)
+        per_lot = Fraction(d) * Fraction(inst.lot_size) * Fraction(inst.multiplier) * 10**self.currency.digits
+        with self._lock:
+            self._check_time(ts)
+            self._advance(ts)
+            pos = self._positions[symbol]
+            if pos.qty == 0:
+                return None
+            amount = rules.per_unit_cash(pos.qty, per_lot.numerator, per_lot.denominator)
+            self._cash += amount
+            self._dividends += amount
+            return self._record(CashEventKind.DIVIDEND, amount, ts, symbol, f"{d} per share")
+
+    def split(self, symbol: str, ratio: Number, timestamp: TimeLike) -> CashEvent | None:
+        """Apply a stock split of ``ratio`` new shares per old share.
+
+        ``2`` is a 2-for-1 split, ``0.25`` a 1-for-4 reverse split. Quantity is
+        multiplied and the mark divided by the ratio; a remainder off the lot grid is
+        paid out in cash at the post-split mark (cash in lieu, realized P&L). Returns
+        the cash-in-lieu event, or ``None`` when there was none.
+        """
+        self.instrument(symbol)  # unknown symbol: typed error before anything changes
+        r = Fraction(to_decimal(ratio, f"{symbol}.split", positive=True))
+        ts = to_timestamp(timestamp)
+        with self._lock:
+            self._check_time(ts)
+            self._advance(ts)
+            pos = self._positions[symbol]
+            old_value = pos.market_value
+            cash, _realized = pos.split(r)
+            # Value is unchanged except for what was paid out and the tick snap.
+            self._add_value(old_value, -1)
+            self._add_value(pos.market_value, 1)
+            old_im, old_mm = pos.im, pos.mm
+            pos.im, pos.mm = self._position_margin(pos)
+            self._im += pos.im - old_im
+            self._mm += pos.mm - old_mm
+            if cash == 0:
+                return None
+            self._cash += cash
+            return self._record(CashEventKind.SPLIT_CASH, cash, ts, symbol, f"cash in lieu, ratio {r}")
+
+    def _record(
+        self, kind: CashEventKind, amount: int, ts: pd.Timestamp, symbol: str | None, detail: str
+    ) -> CashEvent:
+        ev = CashEvent(kind, Money(amount, self.currency), ts, symbol, detail)
+        self._cash_events.append(ev)
+        return ev
+
+    def _positive_money(self, amount: Number, field: str) -> int:
+        minor = to_minor(amount, self.currency, field)
+        if minor <= 0:
+            raise InvalidInputError(field, amount, "must be greater than zero")
+        return minor
+
+    # -- reservations ---------------------------------------------------------------
+
+    def reserve(
+        self,
+        order_id: str,
+        amount: Number | Money,
+        *,
+        symbol: str | None = None,
+        short: bool = False,
+        tag: str | None = None,
+    ) -> ReservationResult:
+        """Reserve ``amount`` of buying power for a pending order, if available.
+
+        Checking what is available and reserving it is one critical section, so
+        concurrent callers can never reserve more than the account has. A duplicate
+        order id is refused (``DUPLICATE_ORDER_ID``), an amount larger than what is
+        available is refused (``INSUFFICIENT_BUYING_POWER``); neither changes anything.
+        """
+        minor = (
+            amount.minor
+            if isinstance(amount, Money)
+            else to_minor(amount, self.currency, "reservation.amount")
+        )
+        if minor < 0:
+            raise InvalidInputError("reservation.amount", amount, "cannot be negative")
+        if not isinstance(order_id, str) or not order_id:
+            raise InvalidInputError("order_id", order_id, "must be a non-empty string")
+        ccy = self.currency
+        with self._lock:
+            available = self._buying_power()
+            if order_id in self._reservations:
+                return ReservationResult(
+                    False, order_id, Money(minor, ccy), Money(available, ccy), ReasonCode.DUPLICATE_ORDER_ID
+                )
+            if minor > available:
+                return ReservationResult(
+                    False,
+                    order_id,
+                    Money(minor, ccy),
+                    Money(available, ccy),
+                    ReasonCode.INSUFFICIENT_BUYING_POWER,
+                )
+            self._reservations.add(order_id, minor, symbol, short, tag)
+            return ReservationResult(True, order_id, Money(minor, ccy), Money(available - minor, ccy))
+
+    def confirm(self, order_id: str, fraction: Number = 1) -> Money:
+        """Release the part of a reservation that a fill used (pro rata to quantity).
+
+        ``fraction`` is the filled share of the order's quantity; shares accumulate and
+        at 1 the reservation is gone. Returns the amount released.
+        """
+        f = Fraction(to_decimal(fraction, f"reservation[{order_id}].fraction", positive=True))
+        with self._lock:
+            return Money(self._reservations.release_fraction(order_id, f), self.currency)
+
+    def release(self, order_id: str) -> Money:
+        """Release what an order still holds (on cancel, expiry or rejection)."""
+        with self._lock:
+            return Money(self._reservations.release(order_id), self.currency)
+
+    def reserved_for(self, order_id: str) -> Money:
+        """Return what ``order_id`` still holds."""
+        with self._lock:
+            return Money(self._reservations.remaining(order_id), self.currency)
+
+    # -- figures (minor units, internal) -------------------------------------------
+
+    def _nlv(self) -> int:
+        return self._cash + self._long_value + self._short_value
+
+    def _reserved_margin(self) -> int:
+        return rules.ceil_div(self._reservations.total * self.base_im_rate_ppm, rules.RATE_SCALE)
+
+    def _excess(self) -> int:
+        return rules.margin_excess(self._nlv(), self._im, self._reserved_margin())
+
+    def _mode(self) -> BuyingPowerMode:
+        if self.kind is AccountKind.CASH:
+            return BuyingPowerMode.CASH
+        if self.day_trading and self._prior_nlv >= self._dt_min_equity:
+            return BuyingPowerMode.DAY_TRADE
+        return BuyingPowerMode.MARGIN
+
+    def _gross_buying_power(self) -> int:
+        """Buying power before reservations, in the mode in force."""
+        mode = self._mode()
+        if mode is BuyingPowerMode.CASH:
+            return rules.cash_buying_power(self._cash - self._unsettled_total, 0)
+        if mode is BuyingPowerMode.DAY_TRADE:
+            return rules.day_trade_buying_power(self._prior_nlv, self._prior_mm, self._dt_mult, self._dt_used)
+        return rules.margin_buying_power(self._nlv() - self._im, self._base_im_ppm)
+
+    def _buying_power(self) -> int:
+        return max(0, self._gross_buying_power() - self._reservations.total)
+
+    # -- figures (public, Money) ----------------------------------------------------
+
+    def _m(self, minor: int) -> Money:
+        return Money(minor, self.currency)
+
+    @property
+    def cash(self) -> Money:
+        """Return the cash balance (negative is a margin loan)."""
+        return self._m(self._cash)
+
+    @property
+    def settled_cash(self) -> Money:
+        """Return cash less unsettled sale proceeds."""
+        return self._m(self._cash - self._unsettled_total)
+
+    @property
+    def nlv(self) -> Money:
+        """Return net liquidating value: cash plus the market value of all positions."""
+        return self._m(self._nlv())
+
+    @property
+    def buying_power(self) -> Money:
+        """Return buying power in force, net of reservations."""
+        return self._m(self._buying_power())
+
+    @property
+    def initial_margin(self) -> Money:
+        """Return the initial margin in use."""
+        return self._m(self._im)
+
+    @property
+    def maintenance_margin(self) -> Money:
+        """Return the maintenance margin in use."""
+        return self._m(self._mm)
+
+    @property
+    def excess(self) -> Money:
+        """Return NLV less initial margin less reservations (may be negative)."""
+        return self._m(self._excess())
+
+    @property
+    def reserved(self) -> Money:
+        """Return the buying power held by pending orders."""
+        return self._m(self._reservations.total)
+
+    @property
+    def mode(self) -> BuyingPowerMode:
+        """Return which buying power is in force."""
+        return self._mode()
+
+    def quantity(self, symbol: str) -> Decimal:
+        """Return the signed quantity held in ``symbol``."""
+        pos = self._positions.get(symbol)
+        if pos is None:
+            raise UnknownSymbolError(symbol)
+        return pos.instrument.quantity(pos.qty)
+
+    def position_lots(self, symbol: str) -> int:
+        """Return the signed quantity held in ``symbol`` in lot steps."""
+        pos = self._positions.get(symbol)
+        if pos is None:
+            raise UnknownSymbolError(symbol)
+        return pos.qty
+
+    def position(self, symbol: str) -> PositionSnapshot:
+        """Return a read-only snapshot of one position."""
+        pos = self._positions.get(symbol)
+        if pos is None:
+            raise UnknownSymbolError(symbol)
+        with self._lock:
+            return PositionSnapshot.of(pos)
+
+    @property
+    def fills(self) -> tuple[Fill, ...]:
+        """Return every recorded leg, in order (a flip is two legs)."""
+        return tuple(self._legs)
+
+    @property
+    def trades(self) -> tuple[Trade, ...]:
+        """Return the matched FIFO round trips, in the order they closed."""
+        return tuple(self._trades)
+
+    @property
+    def cash_events(self) -> tuple[CashEvent, ...]:
+        """Return every non-trade cash movement, in order."""
+        return tuple(self._cash_events)
+
+    def snapshot(self) -> AccountSnapshot:
+        """Return every account figure at this moment, consistently (under the lock)."""
+        with self._lock:
+            ccy = self.currency
+            realized = sum(p.realized for p in self._positions.values()) + self._dividends
+            realized_mtm = sum(p.realized_mtm for p in self._positions.values()) + self._dividends
+            unrealized = sum(p.unrealized for p in self._positions.values())
+            unrealized_mtm = sum(p.unrealized_mtm for p in self._positions.values())
+            pend_long, pend_short = self._reservations.pending()
+            mode = self._mode()
+            dtbp = 0
+            if self.kind is AccountKind.MARGIN:
+                dtbp = rules.day_trade_buying_power(
+                    self._prior_nlv, self._prior_mm, self._dt_mult, self._dt_used
+                )
+            m = self._m
+            return AccountSnapshot(
+                timestamp=self._last_ts,
+                kind=self.kind.value,
+                mode=mode.value,
+                cash=m(self._cash),
+                settled_cash=m(self._cash - self._unsettled_total),
+                nlv=m(self._nlv()),
+                long_capital=m(self._long_value),
+                short_capital=m(-self._short_value),
+                gross_exposure=m(self._long_value - self._short_value),
+                initial_margin=m(self._im),
+                maintenance_margin=m(self._mm),
+                excess=m(self._excess()),
+                reserved=m(self._reservations.total),
+                buying_power=m(self._buying_power()),
+                day_trade_buying_power=m(dtbp),
+                realized_pnl=m(realized),
+                unrealized_pnl=m(unrealized),
+                realized_pnl_mtm=m(realized_mtm),
+                unrealized_pnl_mtm=m(unrealized_mtm),
+                commission=m(self._commission),
+                fees=m(self._fees),
+                dividends=m(self._dividends),
+                slippage=m(self._slippage),
+                deposits=m(self._deposits),
+                withdrawals=m(self._withdrawals),
+                starting_cash=m(self._start_cash),
+                capital_used=m(self._long_value - self._short_value),
+                max_capital_used=m(self._max_capital),
+                max_capital_used_at=self._max_capital_at,
+                pending_long=m(pend_long),
+                pending_short=m(pend_short),
+                open_symbols=tuple(s for s, p in self._positions.items() if p.qty != 0),
+                pending_symbols=self._reservations.symbols(),
+                positions=tuple(PositionSnapshot.of(p) for p in self._positions.values() if p.qty != 0),
+                currency=ccy.code,
+            )
+
+    def filter(self, tag: str) -> AccountView:
+        """Return a read-only view of the fills carrying ``tag`` (a per-strategy book)."""
+        with self._lock:
+            legs = [leg for leg in self._legs if leg.tag == tag]
+            marks = {s: p.mark_ticks for s, p in self._positions.items()}
+            pend = self._reservations.pending(tag)
+            return AccountView(tag, self.currency, self._instruments, legs, marks, pend)
+
+    def __repr__(self) -> str:
+        return (
+            f"Account(kind={self.kind.value}, cash={self.cash}, nlv={self.nlv}, "
+            f"buying_power={self.buying_power}, open={len([p for p in self._positions.values() if p.qty])})"
+        )
+
+
+def _currency(code: Currency | str) -> Currency:
+    return currency(code)
+
+
+def _ppm(value: Number, field: str) -> int:
+    d = to_decimal(value, field)
+    if d < 0 or d > 1:
+        raise InvalidInputError(field, value, "a rate must be between 0 and 1")
+    scaled = d * rules.RATE_SCALE
+    if scaled != scaled.to_integral_value():
+        raise InvalidInputError(field, value, "rates are kept to 6 decimal places (1 ppm)")
+    return int(scaled)

@@ -1,0 +1,1 @@
+"""Value types and immutable records: money, instruments, fills, reasons."""
