@@ -140,6 +140,26 @@ def to_buying_power_units(amount: int, rate_ppm: int, base_rate_ppm: int) -> int
     return ceil_div(amount * rate_ppm, base_rate_ppm)
 
 
+def opening_bp_cost(notional: int, commission: int, rate_ppm: int, base_rate_ppm: int) -> int:
+    """Return the buying power an opening leg uses: its margin plus its commission.
+
+    ``notional`` is the absolute value opened. In a margin account buying power is
+    quoted at ``base_rate``, so a dollar of commission (which lowers NLV) uses
+    ``1 / base_rate`` dollars of it; in a cash account both rates are 100% and the cost
+    is simply ``notional + commission``. Rounded up.
+    """
+    return ceil_div(notional * rate_ppm + commission * RATE_SCALE, base_rate_ppm)
+
+
+def closing_bp_credit(notional: int, commission: int, rate_ppm: int, base_rate_ppm: int) -> int:
+    """Return the buying power a closing leg frees: its margin less its commission.
+
+    Selling a long worth ``notional`` in a cash account returns the proceeds; in a
+    margin account it frees the position's initial margin. Rounded down (may be <0).
+    """
+    return (notional * rate_ppm - commission * RATE_SCALE) // base_rate_ppm
+
+
 def accrued_fee(abs_value: int, annual_rate_ppm: int, days: int) -> int:
     """Return a daily-accrued annual fee (borrow fee, debit interest), ACT/360, rounded."""
     return div_round_half_even(abs_value * annual_rate_ppm * days, RATE_SCALE * DAYS_PER_YEAR)
