@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
 
 from solvent import __version__
 
@@ -17,7 +19,66 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"solvent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="walk through the ledger with a few fills")
+    rp = sub.add_parser("replay", help="run a list of intended orders through the simulated broker")
+    rp.add_argument(
+        "--bars", required=True, type=Path, help="CSV: timestamp,symbol,open,high,low,close,volume"
+    )
+    rp.add_argument(
+        "--orders", required=True, type=Path, help="CSV: timestamp,symbol,quantity,type,limit,stop,tif,tag"
+    )
+    rp.add_argument("--cash", required=True, help="starting cash, exact to the cent")
+    rp.add_argument("--account", choices=["cash", "margin"], default="cash")
+    rp.add_argument("--commission-bps", type=Decimal, help="commission in basis points of traded value")
+    rp.add_argument("--commission-per-share", type=Decimal, help="commission per share")
+    rp.add_argument("--commission-min", type=Decimal, default=Decimal(0), help="minimum commission per order")
+    rp.add_argument("--slippage-bps", type=Decimal, help="slippage in basis points of price, adverse")
+    rp.add_argument("--volume-limit", default="0.1", help="share of bar volume a fill may take, or 'none'")
+    rp.add_argument("--validation", choices=["reject", "warn", "strict", "off"], default="reject")
+    rp.add_argument("--no-partial", action="store_true", help="refuse entries that cannot be afforded whole")
+    rp.add_argument("--tick-size", type=Decimal, default=Decimal("0.01"), help="price grid of every symbol")
+    rp.add_argument("--out", required=True, type=Path, help="directory for fills/orders/equity/account")
     return parser
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from solvent.errors import InsufficientFundsError, SolventError
+    from solvent.execution.costs import BasisPoints, CommissionModel, FixedBps, PerShare
+    from solvent.replay import ReplaySettings, run_replay, write_outputs
+
+    if args.commission_bps is not None and args.commission_per_share is not None:
+        print("solvent replay: give --commission-bps or --commission-per-share, not both", file=sys.stderr)
+        return 2
+    commission: CommissionModel | None = None
+    if args.commission_bps is not None:
+        commission = BasisPoints(args.commission_bps)
+    elif args.commission_per_share is not None:
+        commission = PerShare(args.commission_per_share, minimum=args.commission_min)
+    vl = None if str(args.volume_limit).lower() == "none" else Decimal(args.volume_limit)
+    settings = ReplaySettings(
+        cash=Decimal(args.cash),
+        account=args.account,
+        commission=commission,
+        slippage=None if args.slippage_bps is None else FixedBps(args.slippage_bps),
+        volume_limit=vl,
+        validation=args.validation,
+        partial_fills=not args.no_partial,
+        tick_size=args.tick_size,
+    )
+    try:
+        result = run_replay(args.bars, args.orders, settings)
+    except InsufficientFundsError as exc:
+        print(f"solvent replay: insufficient funds: {exc}", file=sys.stderr)
+        return 1
+    except SolventError as exc:
+        print(f"solvent replay: {exc}", file=sys.stderr)
+        return 2
+    write_outputs(result, args.out, args.tick_size)
+    s = result.account.snapshot()
+    print(
+        f"{len(result.order_ids)} orders, {len(result.broker.fills)} fills, "
+        f"{len(result.broker.rejections)} refusals; final NLV {s.nlv} -> {args.out}"
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_demo()
         return 0
+    if args.command == "replay":
+        return _replay(args)
     parser.print_help(sys.stderr)
     return 2
 
