@@ -321,6 +321,19 @@ class Account:
                 self._remark(self._positions[s], t)
             self._track_capital(ts)
 
+    def mark_ticks(self, ticks: Mapping[str, int], timestamp: TimeLike | None = None) -> None:
+        """Mark symbols at prices already on the tick grid (the engines' fast path)."""
+        for s in ticks:
+            self.instrument(s)
+        ts = None if timestamp is None else to_timestamp(timestamp)
+        with self._lock:
+            if ts is not None:
+                self._check_time(ts)
+                self._advance(ts)
+            for s, t in ticks.items():
+                self._remark(self._positions[s], t)
+            self._track_capital(ts)
+
     def _remark(self, pos: Position, ticks: int) -> None:
         """Re-mark one position and move the account totals by its change."""
         old_value, old_im, old_mm = pos.market_value, pos.im, pos.mm
@@ -528,16 +541,22 @@ class Account:
             self._dividends += amount
             return self._record(CashEventKind.DIVIDEND, amount, ts, symbol, f"{d} per share")
 
-    def split(self, symbol: str, ratio: Number, timestamp: TimeLike) -> CashEvent | None:
+    def split(self, symbol: str, ratio: Number | Fraction, timestamp: TimeLike) -> CashEvent | None:
         """Apply a stock split of ``ratio`` new shares per old share.
 
-        ``2`` is a 2-for-1 split, ``0.25`` a 1-for-4 reverse split. Quantity is
-        multiplied and the mark divided by the ratio; a remainder off the lot grid is
-        paid out in cash at the post-split mark (cash in lieu, realized P&L). Returns
-        the cash-in-lieu event, or ``None`` when there was none.
+        ``2`` is a 2-for-1 split, ``0.25`` a 1-for-4 reverse split. Pass a ``Fraction``
+        for ratios a decimal cannot hold (a 4-for-3 split is ``Fraction(4, 3)``).
+        Quantity is multiplied and the mark divided by the ratio; a remainder off the
+        lot grid is paid out in cash at the post-split mark (cash in lieu, realized
+        P&L). Returns the cash-in-lieu event, or ``None`` when there was none.
         """
         self.instrument(symbol)  # unknown symbol: typed error before anything changes
-        r = Fraction(to_decimal(ratio, f"{symbol}.split", positive=True))
+        if isinstance(ratio, Fraction):
+            if ratio <= 0:
+                raise InvalidInputError(f"{symbol}.split", ratio, "must be greater than zero")
+            r = ratio
+        else:
+            r = Fraction(to_decimal(ratio, f"{symbol}.split", positive=True))
         ts = to_timestamp(timestamp)
         with self._lock:
             self._check_time(ts)
@@ -552,6 +571,8 @@ class Account:
             pos.im, pos.mm = self._position_margin(pos)
             self._im += pos.im - old_im
             self._mm += pos.mm - old_mm
+            # Snapping the mark to the tick can raise the value: keep the high-water mark.
+            self._track_capital(ts)
             if cash == 0:
                 return None
             self._cash += cash
@@ -615,13 +636,21 @@ class Account:
             self._reservations.add(order_id, minor, symbol, short, tag)
             return ReservationResult(True, order_id, Money(minor, ccy), Money(available - minor, ccy))
 
-    def confirm(self, order_id: str, fraction: Number = 1) -> Money:
+    def confirm(self, order_id: str, fraction: Number | Fraction = 1) -> Money:
         """Release the part of a reservation that a fill used (pro rata to quantity).
 
         ``fraction`` is the filled share of the order's quantity; shares accumulate and
-        at 1 the reservation is gone. Returns the amount released.
+        at 1 the reservation is gone. Returns the amount released. Pass a ``Fraction``
+        (``Fraction(filled, ordered)``) for shares a decimal cannot hold exactly, such
+        as 1/3: three decimal thirds never add up to 1.
         """
-        f = Fraction(to_decimal(fraction, f"reservation[{order_id}].fraction", positive=True))
+        field = f"reservation[{order_id}].fraction"
+        if isinstance(fraction, Fraction):
+            if fraction <= 0:
+                raise InvalidInputError(field, fraction, "must be greater than zero")
+            f = fraction
+        else:
+            f = Fraction(to_decimal(fraction, field, positive=True))
         with self._lock:
             return Money(self._reservations.release_fraction(order_id, f), self.currency)
 

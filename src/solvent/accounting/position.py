@@ -31,7 +31,7 @@ from solvent.model.records import Fill, Trade
 class _Lot:
     """Open inventory from one entry leg (internal, mutable)."""
 
-    __slots__ = ("basis", "commission", "entry", "mark_basis", "qty")
+    __slots__ = ("basis", "commission", "entry", "mark_basis", "price", "qty")
 
     def __init__(self, entry: Fill, qty: int, basis: int, commission: int) -> None:
         self.entry = entry
@@ -39,6 +39,10 @@ class _Lot:
         self.basis = basis
         self.mark_basis = basis
         self.commission = commission
+        # Entry price per unit, adjusted by splits (the fill itself is never edited).
+        self.price = entry.price
+        # Entry price per unit, adjusted by splits (the fill itself is never edited).
+        self.price = entry.price
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,34 +169,35 @@ class Position:
     def close(self, leg: Fill, lots: int, notional: int, commission: int) -> list[ClosedPortion]:
         """Close ``lots`` (opposite sign to the position) FIFO against the open lots.
 
-        ``notional`` and ``commission`` of the leg are shared among the lots it closes,
-        pro rata with the remainder on the last lot, so the portions add up exactly.
+        ``notional`` and ``commission`` of the leg are shared among the lots it closes
+        pro rata on the cumulative quantity (each portion is the difference of two
+        rounded cumulative shares), so the portions add up exactly and none takes the
+        opposite sign of the whole (a per-portion remainder could go negative).
         """
         inst = self.instrument
         ccy = inst.currency
         remaining = -lots  # same sign as the position
         total = remaining
-        notional_left = notional
-        commission_left = commission
+        taken = 0  # lots of this leg already allocated, as a positive count
         out: list[ClosedPortion] = []
         while remaining != 0:
             lot = self.lots[0]
             take = remaining if abs(remaining) <= abs(lot.qty) else lot.qty
-            last_portion = take == remaining
-            n = notional_left if last_portion else prorate(notional, take, total)
-            c_exit = commission_left if last_portion else prorate(commission, take, total)
-            notional_left -= n
-            commission_left -= c_exit
-            b = prorate(lot.basis, take, lot.qty)
-            mb = prorate(lot.mark_basis, take, lot.qty)
-            c_entry = prorate(lot.commission, take, lot.qty)
+            # prorate needs a positive whole: a short's take and qty are negative.
+            done = taken + abs(take)
+            n = prorate(notional, done, abs(total)) - prorate(notional, taken, abs(total))
+            c_exit = prorate(commission, done, abs(total)) - prorate(commission, taken, abs(total))
+            taken = done
+            b = prorate(lot.basis, abs(take), abs(lot.qty))
+            mb = prorate(lot.mark_basis, abs(take), abs(lot.qty))
+            c_entry = prorate(lot.commission, abs(take), abs(lot.qty))
             pnl = realized_pnl(n, b)
             pnl_mtm = realized_pnl(n, mb)
             trade = Trade(
                 inst.symbol,
                 inst.quantity(take),
                 lot.entry.timestamp,
-                lot.entry.price,
+                lot.price,
                 leg.timestamp,
                 leg.price,
                 Money(pnl, ccy),
@@ -262,6 +267,7 @@ class Position:
         new_qtys[-1] += kept_total - sum(new_qtys)  # the newest lot absorbs the rounding
         for lot, q in zip(self.lots, new_qtys, strict=False):
             lot.qty = q
+            lot.price = lot.price * ratio.denominator / ratio.numerator
         self.qty = kept_total
         cash = 0
         realized = 0

@@ -82,6 +82,8 @@ def prorate(amount: int, part: int, whole: int) -> int:
     """
     if part == whole:
         return amount
+    if whole < 0:  # the rounding rule needs a positive divisor: a short's lots are negative
+        part, whole = -part, -whole
     return div_round_half_even(amount * part, whole)
 
 
