@@ -32,7 +32,7 @@ from solvent.accounting import rules
 from solvent.accounting.position import Position
 from solvent.accounting.reservations import ReservationBook, ReservationResult
 from solvent.accounting.snapshot import AccountSnapshot, PositionSnapshot
-from solvent.accounting.view import AccountView
+from solvent.accounting.view import AccountView, SplitRecord
 from solvent.errors import InvalidInputError, UnknownSymbolError
 from solvent.model.calendar import DEFAULT_CALENDAR, BusinessCalendar
 from solvent.model.instrument import Instrument
@@ -157,6 +157,7 @@ class Account:
         self._unsettled: deque[tuple[date, int]] = deque()
         self._unsettled_total = 0
         self._legs: list[Fill] = []
+        self._splits: list[SplitRecord] = []
         self._trades: list[Trade] = []
         self._cash_events: list[CashEvent] = []
         self._max_capital = 0
@@ -563,6 +564,7 @@ class Account:
             self._advance(ts)
             pos = self._positions[symbol]
             old_value = pos.market_value
+            self._splits.append(SplitRecord(len(self._legs), symbol, r, pos.mark_ticks))
             cash, _realized = pos.split(r)
             # Value is unchanged except for what was paid out and the tick snap.
             self._add_value(old_value, -1)
@@ -838,10 +840,21 @@ class Account:
     def filter(self, tag: str) -> AccountView:
         """Return a read-only view of the fills carrying ``tag`` (a per-strategy book)."""
         with self._lock:
-            legs = [leg for leg in self._legs if leg.tag == tag]
+            entries: list[Fill | SplitRecord] = []
+            splits = iter(self._splits)
+            upcoming = next(splits, None)
+            for i, leg in enumerate(self._legs):
+                while upcoming is not None and upcoming.at <= i:
+                    entries.append(upcoming)
+                    upcoming = next(splits, None)
+                if leg.tag == tag:
+                    entries.append(leg)
+            while upcoming is not None:
+                entries.append(upcoming)
+                upcoming = next(splits, None)
             marks = {s: p.mark_ticks for s, p in self._positions.items()}
             pend = self._reservations.pending(tag)
-            return AccountView(tag, self.currency, self._instruments, legs, marks, pend)
+            return AccountView(tag, self.currency, self._instruments, entries, marks, pend)
 
     def __repr__(self) -> str:
         return (

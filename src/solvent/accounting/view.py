@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from solvent.accounting import rules
 from solvent.accounting.position import Position
 from solvent.model.instrument import Instrument
 from solvent.model.money import Currency, Money
 from solvent.model.records import Fill, Trade
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRecord:
+    """A split as the ledger applied it, so a view can replay it between the fills."""
+
+    at: int  # how many legs the account had booked when the split happened
+    symbol: str
+    ratio: Fraction
+    mark_ticks: int  # the mark just before the split (cash in lieu is paid at mark / ratio)
 
 
 class AccountView:
@@ -25,18 +37,24 @@ class AccountView:
         tag: str,
         ccy: Currency,
         instruments: Mapping[str, Instrument],
-        legs: Sequence[Fill],
+        entries: Sequence[Fill | SplitRecord],
         marks: Mapping[str, int],
         pending: tuple[int, int],
     ) -> None:
         self.tag = tag
         self.currency = ccy
         self._positions: dict[str, Position] = {}
-        self._fills = tuple(legs)
+        self._fills = tuple(e for e in entries if isinstance(e, Fill))
         trades: list[Trade] = []
         cash_flow = 0
         commission = 0
-        for leg in legs:
+        for leg in entries:
+            if isinstance(leg, SplitRecord):
+                held = self._positions.get(leg.symbol)
+                if held is not None:
+                    held.mark(leg.mark_ticks)
+                    cash_flow += held.split(leg.ratio)[0]
+                continue
             inst = instruments[leg.symbol]
             pos = self._positions.get(leg.symbol)
             if pos is None:
