@@ -11,6 +11,21 @@ from pathlib import Path
 from solvent import __version__
 
 
+def _decimal(text: str) -> Decimal:
+    """Parse a finite decimal flag value (argparse reports anything else as a usage error)."""
+    try:
+        d = Decimal(text)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number") from None
+    if not d.is_finite():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return d
+
+
+def _volume_limit(text: str) -> Decimal | None:
+    return None if text.strip().lower() == "none" else _decimal(text)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="solvent",
@@ -26,16 +41,23 @@ def _build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--orders", required=True, type=Path, help="CSV: timestamp,symbol,quantity,type,limit,stop,tif,tag"
     )
-    rp.add_argument("--cash", required=True, help="starting cash, exact to the cent")
+    rp.add_argument("--cash", required=True, type=_decimal, help="starting cash, exact to the cent")
     rp.add_argument("--account", choices=["cash", "margin"], default="cash")
-    rp.add_argument("--commission-bps", type=Decimal, help="commission in basis points of traded value")
-    rp.add_argument("--commission-per-share", type=Decimal, help="commission per share")
-    rp.add_argument("--commission-min", type=Decimal, default=Decimal(0), help="minimum commission per order")
-    rp.add_argument("--slippage-bps", type=Decimal, help="slippage in basis points of price, adverse")
-    rp.add_argument("--volume-limit", default="0.1", help="share of bar volume a fill may take, or 'none'")
+    rp.add_argument("--commission-bps", type=_decimal, help="commission in basis points of traded value")
+    rp.add_argument("--commission-per-share", type=_decimal, help="commission per share")
+    rp.add_argument(
+        "--commission-min", type=_decimal, default=Decimal(0), help="minimum commission per order"
+    )
+    rp.add_argument("--slippage-bps", type=_decimal, help="slippage in basis points of price, adverse")
+    rp.add_argument(
+        "--volume-limit",
+        type=_volume_limit,
+        default=Decimal("0.1"),
+        help="share of bar volume a fill may take, or 'none'",
+    )
     rp.add_argument("--validation", choices=["reject", "warn", "strict", "off"], default="reject")
     rp.add_argument("--no-partial", action="store_true", help="refuse entries that cannot be afforded whole")
-    rp.add_argument("--tick-size", type=Decimal, default=Decimal("0.01"), help="price grid of every symbol")
+    rp.add_argument("--tick-size", type=_decimal, default=Decimal("0.01"), help="price grid of every symbol")
     rp.add_argument("--out", required=True, type=Path, help="directory for fills/orders/equity/account")
     return parser
 
@@ -53,13 +75,12 @@ def _replay(args: argparse.Namespace) -> int:
         commission = BasisPoints(args.commission_bps)
     elif args.commission_per_share is not None:
         commission = PerShare(args.commission_per_share, minimum=args.commission_min)
-    vl = None if str(args.volume_limit).lower() == "none" else Decimal(args.volume_limit)
     settings = ReplaySettings(
-        cash=Decimal(args.cash),
+        cash=args.cash,
         account=args.account,
         commission=commission,
         slippage=None if args.slippage_bps is None else FixedBps(args.slippage_bps),
-        volume_limit=vl,
+        volume_limit=args.volume_limit,
         validation=args.validation,
         partial_fills=not args.no_partial,
         tick_size=args.tick_size,
@@ -71,6 +92,9 @@ def _replay(args: argparse.Namespace) -> int:
         return 1
     except SolventError as exc:
         print(f"solvent replay: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"solvent replay: cannot read input: {exc}", file=sys.stderr)
         return 2
     write_outputs(result, args.out, args.tick_size)
     s = result.account.snapshot()

@@ -30,6 +30,9 @@ from solvent.model.records import to_timestamp
 
 _BAR_COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
 _ORDER_COLUMNS = ("timestamp", "symbol", "quantity", "type")
+# The order types and times in force a CSV row can express (no trail or expire_at column).
+_ORDER_TYPES = ("market", "limit", "stop", "stop_limit", "market_on_open", "market_on_close")
+_TIFS = ("GTC", "DAY", "IOC", "FOK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,10 @@ def _decimals(values: Iterable[str]) -> int:
 
 def _instruments(bars: pd.DataFrame, orders: pd.DataFrame, tick: Decimal) -> list[Instrument]:
     """Equity defaults; the lot step is the finest quantity the orders use."""
+    for i, (sym, ts, qty) in enumerate(
+        zip(orders["symbol"], orders["timestamp"], orders["quantity"], strict=True)
+    ):
+        to_decimal(qty, f"orders[row {i + 2}: {sym.strip()} @ {ts.strip()}].quantity")
     out = []
     for sym in sorted(set(bars["symbol"]) | set(orders["symbol"])):
         places = _decimals(orders.loc[orders["symbol"] == sym, "quantity"])
@@ -124,17 +131,27 @@ def run_replay(bars_path: Path, orders_path: Path, settings: ReplaySettings) -> 
             if ts > limit or (ts == limit and not inclusive):
                 return
             row = orders.iloc[i]
-            broker.submit(
-                _cell(row, "symbol"),
-                _cell(row, "quantity"),
-                ts,
-                type=(_cell(row, "type") or "market").lower(),
-                limit=_cell(row, "limit") or None,
-                stop=_cell(row, "stop") or None,
-                tif=(_cell(row, "tif") or "GTC").upper(),
-                tag=_cell(row, "tag") or None,
-                order_id=order_ids[i],
-            )
+            where = f"orders[row {i + 2}: {_cell(row, 'symbol')} @ {_cell(row, 'timestamp')}]"
+            otype = (_cell(row, "type") or "market").lower()
+            tif = (_cell(row, "tif") or "GTC").upper()
+            if otype not in _ORDER_TYPES:
+                raise InvalidInputError(f"{where}.type", otype, f"must be one of {', '.join(_ORDER_TYPES)}")
+            if tif not in _TIFS:
+                raise InvalidInputError(f"{where}.tif", tif, f"must be one of {', '.join(_TIFS)}")
+            try:
+                broker.submit(
+                    _cell(row, "symbol"),
+                    _cell(row, "quantity"),
+                    ts,
+                    type=otype,
+                    limit=_cell(row, "limit") or None,
+                    stop=_cell(row, "stop") or None,
+                    tif=tif,
+                    tag=_cell(row, "tag") or None,
+                    order_id=order_ids[i],
+                )
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"{where}: {exc.field}", exc.value, exc.problem) from exc
             next_order += 1
 
     # Timestamps are written back exactly as the input spelled them.
@@ -274,7 +291,7 @@ def write_outputs(result: ReplayResult, out: Path, tick: Decimal = Decimal("0.01
         "positions": {
             p.symbol: {
                 "quantity": _plain(p.quantity),
-                "avg_price": _plain(p.avg_price),
+                "avg_price": _price(p.avg_price, tick),
                 "market_value": str(p.market_value),
             }
             for p in s.positions
