@@ -598,12 +598,6 @@ def test_day_order_expires_and_stop_limit_waits_as_limit(tmp_path: Path) -> None
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="broker.py bug: IOC/FOK are only cancelled on a bar where the order has a reference "
-    "price; an IOC/FOK limit that does not cross its first eligible bar stays working and "
-    "fills on a later bar",
-)
 def test_ioc_and_fok_limits_not_crossing_first_bar_are_cancelled(tmp_path: Path) -> None:
     bars = [
         "2024-01-02,AAA,100.00,100.00,100.00,100.00,100000",

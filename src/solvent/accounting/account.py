@@ -33,7 +33,7 @@ from solvent.accounting.position import Position
 from solvent.accounting.reservations import ReservationBook, ReservationResult
 from solvent.accounting.snapshot import AccountSnapshot, PositionSnapshot
 from solvent.accounting.view import AccountView, SplitRecord
-from solvent.errors import InvalidInputError, UnknownSymbolError
+from solvent.errors import CurrencyMismatchError, InvalidInputError, UnknownSymbolError
 from solvent.model.calendar import DEFAULT_CALENDAR, BusinessCalendar
 from solvent.model.instrument import Instrument
 from solvent.model.money import Currency, Money, Number, currency, to_decimal, to_minor
@@ -611,6 +611,8 @@ class Account:
         order id is refused (``DUPLICATE_ORDER_ID``), an amount larger than what is
         available is refused (``INSUFFICIENT_BUYING_POWER``); neither changes anything.
         """
+        if isinstance(amount, Money) and amount.currency != self.currency:
+            raise CurrencyMismatchError(f"reservation.amount: {amount.currency} vs account {self.currency}")
         minor = (
             amount.minor
             if isinstance(amount, Money)
@@ -720,6 +722,11 @@ class Account:
     def buying_power(self) -> Money:
         """Return buying power in force, net of reservations."""
         return self._m(self._buying_power())
+
+    @property
+    def gross_buying_power(self) -> Money:
+        """Return buying power in force before reservations (may exceed ``buying_power``)."""
+        return self._m(self._gross_buying_power())
 
     @property
     def initial_margin(self) -> Money:

@@ -285,12 +285,18 @@ class Position:
             newest.mark_basis -= mark_out
             self._basis -= basis_out
             self._mark_basis -= mark_out
-        # A lot whose quantity rounded to nothing hands its basis to the newest lot.
-        for lot in list(self.lots):
-            if lot.qty == 0 and lot is not self.lots[-1]:
-                self.lots[-1].basis += lot.basis
-                self.lots[-1].mark_basis += lot.mark_basis
-                self.lots.remove(lot)
+        # A lot whose quantity rounded to nothing hands its basis (and entry commission,
+        # which trades report on exit) to the newest lot that still holds quantity; the
+        # newest lot itself can round to nothing (lots 10 and 1, ratio 1/10).
+        held = [lot for lot in self.lots if lot.qty != 0]
+        if held and len(held) < len(self.lots):
+            target = held[-1]
+            for lot in self.lots:
+                if lot.qty == 0:
+                    target.basis += lot.basis
+                    target.mark_basis += lot.mark_basis
+                    target.commission += lot.commission
+            self.lots = deque(held)
         if self.qty == 0:
             self.lots.clear()
         self.mark(self.mark_ticks)

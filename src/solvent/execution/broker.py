@@ -412,6 +412,10 @@ class SimulatedBroker:
             rate = acct.im_rate_ppm(w.order.symbol, opening)
             base = acct.base_im_rate_ppm
             credit = self._pending_exit_credit()
+            closing = w.lots - opening
+            if closing:  # a flip: its own closing leg frees buying power before the opening leg
+                # (no commission here: ``cost`` below charges the whole order's commission)
+                credit += self._closing_credit(w.inst, pos, closing, price, 0)
             available = acct.buying_power.minor + credit
 
             def cost(n: int) -> int:
@@ -484,7 +488,6 @@ class SimulatedBroker:
     def _pending_exit_credit(self) -> int:
         """Buying power that pending exits will free, less what entries already rely on."""
         acct = self.account
-        base = acct.base_im_rate_ppm
         credit = 0
         relied = 0
         for o in self._open:
@@ -498,10 +501,16 @@ class SimulatedBroker:
                 if price is None:
                     continue
                 notional = abs(rules.notional_minor(price, closing, o.inst.k_num, o.inst.k_den))
-                rate = acct.im_rate_ppm(o.order.symbol, pos)
                 comm = self.commission_model.order_commission(o.inst, abs(closing), notional)
-                credit += max(0, rules.closing_bp_credit(notional, comm, rate, base))
+                credit += self._closing_credit(o.inst, pos, closing, price, comm)
         return max(0, credit - relied)
+
+    def _closing_credit(self, inst: Instrument, pos: int, closing: int, price: int, comm: int) -> int:
+        """Buying power that closing ``closing`` lots of a ``pos`` position at ``price`` frees."""
+        acct = self.account
+        notional = abs(rules.notional_minor(price, closing, inst.k_num, inst.k_den))
+        rate = acct.im_rate_ppm(inst.symbol, pos)
+        return max(0, rules.closing_bp_credit(notional, comm, rate, acct.base_im_rate_ppm))
 
     # -- cancel and modify ----------------------------------------------------------
 
@@ -569,10 +578,13 @@ class SimulatedBroker:
         budget = {s: self._volume_budget(b) for s, b in bars.items()}
         prices: dict[str, int] = {}
         todo: list[_Working] = []
+        immediate: list[_Working] = []  # IOC/FOK orders get exactly one eligible bar
         for w in sorted(self._open, key=self._priority):
             bar = bars.get(w.order.symbol)
             if bar is None or not w.active or w.eligible_after is None or w.eligible_after >= ts:
                 continue
+            if w.order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+                immediate.append(w)
             if w.order.tif is TimeInForce.DAY and w.session is None:
                 w.session = ts.date()
             price = self._reference(w, bar)
@@ -602,9 +614,10 @@ class SimulatedBroker:
                     )
                     continue
                 fills += self._execute(w, opening, prices[w.order.order_id], bars[w.order.symbol], budget, ts)
-        for w in todo:
-            if w.order.tif is TimeInForce.IOC and w.status.is_open:
-                self._finish(w, OrderStatus.CANCELLED, ts, None, "IOC remainder cancelled")
+        for w in immediate:
+            if w.status.is_open:
+                what = "IOC remainder" if w.order.tif is TimeInForce.IOC else "fill-or-kill order"
+                self._finish(w, OrderStatus.CANCELLED, ts, None, f"{what} cancelled after its first bar")
         for w in list(self._open):  # a trailing stop ratchets with every bar it survives
             bar = bars.get(w.order.symbol)
             if (
@@ -689,7 +702,11 @@ class SimulatedBroker:
         rate = acct.im_rate_ppm(w.order.symbol, w.order.side)
         base = acct.base_im_rate_ppm
         own = acct.reserved_for(w.order.order_id).minor if w.reserved else 0
-        available = acct.buying_power.minor + own
+        # What the account has less what *other* orders hold. Not ``buying_power + own``:
+        # buying power is floored at zero, so after cash fell below the reservations (a
+        # fee, a loss) that sum would let this order spend money the account no longer has.
+        with acct.lock:
+            available = acct.gross_buying_power.minor - acct.reserved.minor + own
 
         def cost(n: int) -> int:
             notional = abs(rules.notional_minor(price, n, w.inst.k_num, w.inst.k_den))
@@ -768,15 +785,18 @@ class SimulatedBroker:
             w.order.order_id,
             w.order.tag,
         )
-        report = acct.apply_fill(fill)
-        w.filled += lots
+        # Booking the fill and releasing its reservation is one step for any reader of
+        # the account (a monitor thread): otherwise the money would count twice.
+        with acct.lock:
+            report = acct.apply_fill(fill)
+            w.filled += lots
+            if w.reserved:
+                acct.confirm(w.order.order_id, Fraction(abs(lots), abs(w.lots)))
+                if w.remaining == 0:
+                    w.reserved = False
         w.notional += notional
         w.commission += comm
         self._month_lots[w.order.symbol] = self._month_lots.get(w.order.symbol, 0) + abs(lots)
-        if w.reserved:
-            acct.confirm(w.order.order_id, Fraction(abs(lots), abs(w.lots)))
-            if w.remaining == 0:
-                w.reserved = False
         self.fills.extend(report.legs)
         done = w.remaining == 0
         self._record(w, OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, ts, None, "")

@@ -113,12 +113,6 @@ class Instrument:
                 self.initial_margin_fixed,
                 "set both fixed initial and fixed maintenance margin, or neither",
             )
-        if self.maintenance_margin_long > self.initial_margin_long:
-            raise InvalidInputError(
-                f"{sym}.maintenance_margin_long",
-                self.maintenance_margin_long,
-                "maintenance margin cannot exceed initial margin",
-            )
         k = (
             Fraction(self.tick_size)
             * Fraction(self.lot_size)
@@ -136,6 +130,13 @@ class Instrument:
             self, "mm_short_ppm", _rate_ppm(self.maintenance_margin_short, f"{sym}.maintenance_margin_short")
         )
         setattr_(self, "borrow_ppm", _rate_ppm(self.borrow_fee_rate, f"{sym}.borrow_fee_rate"))
+        # After the range checks, so a rate out of [0, 1] is reported as itself.
+        for side in ("long", "short", "fixed"):
+            im, mm = getattr(self, f"initial_margin_{side}"), getattr(self, f"maintenance_margin_{side}")
+            if im is not None and mm is not None and mm > im:
+                raise InvalidInputError(
+                    f"{sym}.maintenance_margin_{side}", mm, "maintenance margin cannot exceed initial margin"
+                )
 
     # -- conversions between user numbers and the integer grid -----------------------
 

@@ -121,14 +121,19 @@ def to_steps(value: Number, step: Decimal, field: str, *, positive: bool = False
     ticks, quantities become lot steps, money becomes minor units.
     """
     d = to_decimal(value, field, positive=positive)
-    q = d / step
-    if q != q.to_integral_value():
-        raise PrecisionError(
-            field,
-            value,
-            f"is not a multiple of {step}; round it to the grid (e.g. Decimal('{d.quantize(step)}'))",
-        )
-    return int(q)
+    # Integer arithmetic, not ``d / step``: Decimal division rounds to the context's 28
+    # digits, which would accept a value off the grid in its 29th digit and round huge
+    # quantities silently.
+    num, den = d.as_integer_ratio()
+    step_num, step_den = step.as_integer_ratio()
+    q, r = divmod(num * step_den, den * step_num)
+    if r:
+        try:
+            hint = f" (e.g. Decimal('{d.quantize(step)}'))"
+        except InvalidOperation:  # too many digits to quantize in the default context
+            hint = ""
+        raise PrecisionError(field, value, f"is not a multiple of {step}; round it to the grid{hint}")
+    return q
 
 
 def to_minor(value: Number, ccy: Currency, field: str) -> int:
