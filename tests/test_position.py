@@ -325,8 +325,9 @@ def test_future_fixed_margins_are_per_contract_long_and_short() -> None:
     account = Account(100_000, instruments=[_es()])
     fill(account, "ES", 2, "4500.25", "2024-01-02 10:00", "4.20")
     snap = account.snapshot()
-    # Notional 2 × 4,500.25 × 50 = 450,025.00; cash 100,000 − 450,025.00 − 4.20
-    assert snap.cash == M("-350029.20")
+    # Notional 2 × 4,500.25 × 50 = 450,025.00, but a future costs nothing to open:
+    # cash moves by the commission only, 100,000 − 4.20
+    assert snap.cash == M("99995.80")
     assert snap.nlv == M("99995.80")
     assert snap.initial_margin == M("24000.00")  # 2 × 12,000
     assert snap.maintenance_margin == M("22000.00")  # 2 × 11,000
@@ -335,14 +336,14 @@ def test_future_fixed_margins_are_per_contract_long_and_short() -> None:
     account.mark("ES", "4498.875", "2024-01-02 11:00")
     snap = account.snapshot()
     assert snap.positions[0].mark == D("4499.00")
-    assert snap.nlv == M("99870.80")  # −350,029.20 + 2 × 4,499 × 50 = 449,900
+    assert snap.nlv == M("99870.80")  # 99,995.80 + 2 × (4,499 − 4,500.25) × 50 = −125
     assert snap.initial_margin == M("24000.00")  # fixed: does not move with price
     assert snap.buying_power == M("151741.60")  # (99,870.80 − 24,000) × 2
     (trade,) = fill(account, "ES", -1, "4503.50", "2024-01-02 12:00", "2.10").trades
     assert trade.pnl == M("162.50")  # (4,503.50 − 4,500.25) × 50
     snap = account.snapshot()
-    assert snap.cash == M("-124856.30")  # −350,029.20 + 225,175.00 − 2.10
-    assert snap.nlv == M("100318.70")  # + 1 × 4,503.50 × 50
+    assert snap.cash == M("100156.20")  # 99,995.80 + realized 162.50 − 2.10
+    assert snap.nlv == M("100318.70")  # + unrealized 1 × (4,503.50 − 4,500.25) × 50
     assert snap.initial_margin == M("12000.00")
     assert snap.buying_power == M("176637.40")  # (100,318.70 − 12,000) × 2
     flip = fill(account, "ES", -2, "4502.75", "2024-01-02 13:00", "4.20")
@@ -352,8 +353,8 @@ def test_future_fixed_margins_are_per_contract_long_and_short() -> None:
     ]
     assert flip.realized_pnl == M("125.00")  # (4,502.75 − 4,500.25) × 50
     snap = account.snapshot()
-    assert snap.cash == M("325414.50")  # −124,856.30 + 450,275.00 − 4.20
-    assert snap.nlv == M("100277.00")  # − 225,137.50; = 100,000 + 287.50 − 10.50
+    assert snap.cash == M("100277.00")  # 100,156.20 + realized 125.00 − 4.20
+    assert snap.nlv == M("100277.00")  # the new short is at its entry: = 100,000 + 287.50 − 10.50
     assert snap.initial_margin == M("12000.00")  # one short contract
     assert snap.maintenance_margin == M("11000.00")
     assert snap.buying_power == M("176554.00")

@@ -35,7 +35,7 @@ from solvent.accounting.snapshot import AccountSnapshot, PositionSnapshot
 from solvent.accounting.view import AccountView, SplitRecord
 from solvent.errors import CurrencyMismatchError, InvalidInputError, UnknownSymbolError
 from solvent.model.calendar import DEFAULT_CALENDAR, BusinessCalendar
-from solvent.model.instrument import Instrument
+from solvent.model.instrument import AssetClass, Instrument
 from solvent.model.money import Currency, Money, Number, currency, to_decimal, to_minor
 from solvent.model.records import (
     CashEvent,
@@ -157,6 +157,7 @@ class Account:
         self._unsettled: deque[tuple[date, int]] = deque()
         self._unsettled_total = 0
         self._legs: list[Fill] = []
+        self._futures_basis = 0  # sum of the bases of open futures positions
         self._splits: list[SplitRecord] = []
         self._trades: list[Trade] = []
         self._cash_events: list[CashEvent] = []
@@ -241,6 +242,8 @@ class Account:
             self._check_time(fill.timestamp)
             self._advance(fill.timestamp)
             pos = self._positions[fill.symbol]
+            futures = inst.asset_class is AssetClass.FUTURE
+            basis_before = pos.basis
             closing, opening = rules.split_fill(pos.qty, lots)
             total = abs(lots)
             c_close = rules.prorate(commission, abs(closing), total) if closing else 0
@@ -256,7 +259,10 @@ class Account:
                 for portion in pos.close(leg, closing, notional, c_close):
                     realized += portion.realized
                     trades.append(portion.trade)
-                delta = rules.fill_cash_delta(notional, c_close)
+                if futures:
+                    delta = rules.futures_cash_delta(realized, c_close)
+                else:
+                    delta = rules.fill_cash_delta(notional, c_close)
                 cash_change += delta
                 if delta > 0:
                     self._add_unsettled(fill.timestamp, delta)
@@ -266,12 +272,17 @@ class Account:
                 side = Side.BUY if opening > 0 else Side.SELL_SHORT
                 leg = self._leg(fill, inst, opening, side, commission - c_close, slippage - s_close)
                 pos.open(leg, opening, notional, commission - c_close)
-                cash_change += rules.fill_cash_delta(notional, commission - c_close)
+                if futures:
+                    cash_change += rules.futures_cash_delta(0, commission - c_close)
+                else:
+                    cash_change += rules.fill_cash_delta(notional, commission - c_close)
                 self._dt_used += rules.to_buying_power_units(
                     abs(notional), self._im_ppm(inst, opening), self._base_im_ppm
                 )
                 legs.append(leg)
             self._cash += cash_change
+            if futures:
+                self._futures_basis += pos.basis - basis_before
             self._commission += commission
             self._slippage += slippage
             self._remark(pos, ticks)
@@ -671,7 +682,8 @@ class Account:
     # -- figures (minor units, internal) -------------------------------------------
 
     def _nlv(self) -> int:
-        return self._cash + self._long_value + self._short_value
+        # Futures count by their unrealized P&L only: opening one moved no cash.
+        return self._cash + self._long_value + self._short_value - self._futures_basis
 
     def _reserved_margin(self) -> int:
         return rules.ceil_div(self._reservations.total * self.base_im_rate_ppm, rules.RATE_SCALE)

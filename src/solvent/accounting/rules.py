@@ -59,6 +59,15 @@ def fill_cash_delta(notional: int, commission: int) -> int:
     return -notional - commission
 
 
+def futures_cash_delta(realized: int, commission: int) -> int:
+    """Return the cash change of a futures leg: only P&L and commission move cash.
+
+    A future costs nothing to open (the margin is a requirement, not a payment); its
+    P&L is unrealized while open and settles into cash when the position closes.
+    """
+    return realized - commission
+
+
 def split_fill(position_lots: int, fill_lots: int) -> tuple[int, int]:
     """Split a signed fill into ``(closing, opening)`` legs against a signed position.
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from solvent.accounting import rules
 from solvent.accounting.position import Position
-from solvent.model.instrument import Instrument
+from solvent.model.instrument import AssetClass, Instrument
 from solvent.model.money import Currency, Money
 from solvent.model.records import Fill, Trade
 
@@ -66,15 +66,21 @@ class AccountView:
             # Legs never cross zero, but a tag's own position may differ from the
             # account's (another tag may hold the rest), so split again by the view.
             closing, opening = rules.split_fill(pos.qty, lots)
+            realized = 0
             if closing:
                 n_close = rules.prorate(notional, abs(closing), abs(lots))
                 c_close = rules.prorate(comm, abs(closing), abs(lots))
-                trades.extend(p.trade for p in pos.close(leg, closing, n_close, c_close))
+                for portion in pos.close(leg, closing, n_close, c_close):
+                    trades.append(portion.trade)
+                    realized += portion.realized
                 if opening:
                     pos.open(leg, opening, notional - n_close, comm - c_close)
             else:
                 pos.open(leg, opening, notional, comm)
-            cash_flow += rules.fill_cash_delta(notional, comm)
+            if inst.asset_class is AssetClass.FUTURE:
+                cash_flow += rules.futures_cash_delta(realized, comm)
+            else:
+                cash_flow += rules.fill_cash_delta(notional, comm)
             commission += comm
         for sym, pos in self._positions.items():
             pos.mark(marks.get(sym, 0) or inst_ticks(pos))
