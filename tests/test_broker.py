@@ -592,17 +592,20 @@ def test_every_status_change_recorded_with_timestamps() -> None:
     ]
 
 
-def test_modify_to_unaffordable_size_refused() -> None:
+def test_modify_to_unaffordable_size_refused_and_original_keeps_working() -> None:
     acct, broker = setup(10_000, partial_fills=False)
-    o = broker.submit("A", 50, day(0), type="limit", limit="100")
+    o = broker.submit("A", 50, day(0), type="limit", limit="100")  # reserves 5,000
     bigger = broker.modify(o.order_id, day(0), quantity=150)  # 15,000 > 10,000
     assert bigger.status is OrderStatus.REJECTED
     assert bigger.reason is ReasonCode.INSUFFICIENT_BUYING_POWER
-    ok = broker.modify(bigger.order_id, day(0), quantity=80) if bigger.is_open else None
-    assert ok is None
-    smaller = broker.submit("A", 100, day(0), type="limit", limit="100")  # the 50's 5,000 was released
-    assert smaller.status is OrderStatus.ACCEPTED
+    # A refused replace leaves the original working, still holding its 5,000.
+    assert broker.view(o.order_id).status is OrderStatus.ACCEPTED
+    assert acct.reserved_for(o.order_id).amount == D("5000.00")
+    assert broker.submit("A", 60, day(0), type="limit", limit="100").status is OrderStatus.REJECTED
+    assert broker.submit("A", 50, day(0), type="limit", limit="100").status is OrderStatus.ACCEPTED
     assert acct.reserved.amount == D("10000.00")
+    fills = broker.on_bar(day(1), {"A": bar(day(1), "100", "100", "99", "100")})
+    assert sum(f.quantity for f in fills) == 100
 
 
 def test_modify_within_buying_power_replaces_order() -> None:

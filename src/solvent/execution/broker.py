@@ -537,33 +537,44 @@ class SimulatedBroker:
     ) -> OrderView:
         """Replace a working order's quantity or prices; the checks run again.
 
-        The old order is cancelled and a new one (new id, same tag and intent) is
-        placed through the gatekeeper, as brokers do for a cancel-replace.
+        The replacement is a new order (new id, same tag and intent) placed through the
+        gatekeeper with the original's reservation freed for it. If the gatekeeper
+        refuses it, the original keeps working unchanged, as a broker keeps an order
+        whose replace request is rejected; otherwise the original is cancelled.
+        Returns the replacement's view (``rejected`` with its reason when refused).
         """
         w = self._get(order_id)
         if not w.status.is_open:
             raise InvalidInputError(
                 "order_id", order_id, f"is {w.status.value}; only working orders can be modified"
             )
+        ts = to_timestamp(timestamp)
         o = w.order
-        remaining_qty = w.inst.quantity(w.remaining)
-        new_qty = remaining_qty if quantity is None else quantity
-        self.cancel(order_id, timestamp)
-        return self.submit(
-            o.symbol,
-            new_qty,
-            timestamp,
-            type=o.type,
-            limit=o.limit if limit is None else limit,
-            stop=o.stop if stop is None else stop,
-            trail_amount=o.trail_amount,
-            trail_percent=o.trail_percent,
-            tif=o.tif,
-            expire_at=o.expire_at,
-            tag=o.tag,
-            intent=o.intent,
-            client_id=o.client_id,
-        )
+        new_qty = w.inst.quantity(w.remaining) if quantity is None else quantity
+        replacement = self._build(
+            o.symbol, new_qty, ts, o.type,
+            o.limit if limit is None else limit, o.stop if stop is None else stop,
+            o.trail_amount, o.trail_percent, o.tif, o.expire_at, o.tag, o.intent, None, o.client_id,
+            None, None,
+        )  # fmt: skip
+        acct = self.account
+        with acct.lock:
+            held = acct.release(order_id) if w.reserved else None
+            w.reserved = False
+            credit, w.credit = w.credit, 0
+            self._open.remove(w)
+            self._place(replacement)
+            if replacement.status is OrderStatus.REJECTED:
+                self._open.append(w)
+                self._open.sort(key=lambda x: x.seq)
+                w.credit = credit
+                if held is not None:
+                    w.reserved = acct.reserve(
+                        order_id, held, symbol=o.symbol, short=o.quantity < 0, tag=o.tag
+                    ).ok
+            else:
+                self._finish(w, OrderStatus.CANCELLED, ts, None, f"replaced by {replacement.order.order_id}")
+        return self.view(replacement.order.order_id)
 
     # -- bars -----------------------------------------------------------------------
 
