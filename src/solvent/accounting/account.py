@@ -311,27 +311,11 @@ class Account:
 
     def mark(self, symbol: str, price: Number, timestamp: TimeLike | None = None) -> None:
         """Mark ``symbol`` at ``price`` (snapped half-even to the tick, as bar data is)."""
-        inst = self.instrument(symbol)
-        ticks = inst.snap_price(price, "mark")
-        ts = None if timestamp is None else to_timestamp(timestamp)
-        with self._lock:
-            if ts is not None:
-                self._check_time(ts)
-                self._advance(ts)
-            self._remark(self._positions[symbol], ticks)
-            self._track_capital(ts)
+        self.mark_ticks({symbol: self.instrument(symbol).snap_price(price, "mark")}, timestamp)
 
     def mark_prices(self, prices: Mapping[str, Number], timestamp: TimeLike | None = None) -> None:
         """Mark several symbols at once (all validated before any is applied)."""
-        ticks = {s: self.instrument(s).snap_price(p, "mark") for s, p in prices.items()}
-        ts = None if timestamp is None else to_timestamp(timestamp)
-        with self._lock:
-            if ts is not None:
-                self._check_time(ts)
-                self._advance(ts)
-            for s, t in ticks.items():
-                self._remark(self._positions[s], t)
-            self._track_capital(ts)
+        self.mark_ticks({s: self.instrument(s).snap_price(p, "mark") for s, p in prices.items()}, timestamp)
 
     def mark_ticks(self, ticks: Mapping[str, int], timestamp: TimeLike | None = None) -> None:
         """Mark symbols at prices already on the tick grid (the engines' fast path)."""

@@ -247,45 +247,8 @@ class SimulatedBroker:
             None,
             None,
         )
-        q = -entry.lots
-        group = entry.order.order_id
-        exit_qty = entry.inst.quantity(q)
-        tp = self._build(
-            symbol,
-            exit_qty,
-            timestamp,
-            OrderType.LIMIT,
-            take_profit,
-            None,
-            None,
-            None,
-            TimeInForce.GTC,
-            None,
-            tag,
-            None,
-            None,
-            None,
-            group,
-            group,
-        )
-        sl = self._build(
-            symbol,
-            exit_qty,
-            timestamp,
-            OrderType.STOP,
-            None,
-            stop_loss,
-            None,
-            None,
-            TimeInForce.GTC,
-            None,
-            tag,
-            None,
-            None,
-            None,
-            group,
-            group,
-        )
+        tp = self._bracket_exit(entry, OrderType.LIMIT, take_profit, None, timestamp, tag)
+        sl = self._bracket_exit(entry, OrderType.STOP, None, stop_loss, timestamp, tag)
         entry.children = (sl.order.order_id, tp.order.order_id)
         self._place(entry)
         for child in (sl, tp):
@@ -300,6 +263,23 @@ class SimulatedBroker:
                     child, OrderStatus.CANCELLED, child.order.submitted_at, None, "entry not accepted"
                 )
         return self.view(entry.order.order_id), self.view(tp.order.order_id), self.view(sl.order.order_id)
+
+    def _bracket_exit(
+        self,
+        entry: _Working,
+        type_: OrderType,
+        limit: Number | None,
+        stop: Number | None,
+        timestamp: TimeLike,
+        tag: str | None,
+    ) -> _Working:
+        """Build one exit of a bracket: opposite to the entry, GTC, in the entry's OCO group."""
+        group = entry.order.order_id
+        qty = entry.inst.quantity(-entry.lots)
+        return self._build(
+            entry.order.symbol, qty, timestamp, type_, limit, stop, None, None,
+            TimeInForce.GTC, None, tag, None, None, None, group, group,
+        )  # fmt: skip
 
     def _build(
         self,
