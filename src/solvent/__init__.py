@@ -13,9 +13,13 @@ from solvent.errors import (
     UnknownReservationError,
     UnknownSymbolError,
 )
+from solvent.execution.broker import OrderView, SimulatedBroker
+from solvent.execution.gatekeeper import Validation
+from solvent.model.bar import Bar
 from solvent.model.calendar import BusinessCalendar
 from solvent.model.instrument import AssetClass, Instrument
 from solvent.model.money import USD, Currency, Money
+from solvent.model.orders import Intent, Order, OrderStatus, OrderType, Rejection, StatusChange, TimeInForce
 from solvent.model.records import (
     CashEvent,
     CashEventKind,
@@ -37,6 +41,7 @@ __all__ = [
     "AccountSnapshot",
     "AccountView",
     "AssetClass",
+    "Bar",
     "BusinessCalendar",
     "BuyingPowerMode",
     "CashEvent",
@@ -47,17 +52,27 @@ __all__ = [
     "FillReport",
     "Instrument",
     "InsufficientFundsError",
+    "Intent",
     "InvalidInputError",
     "Money",
+    "Order",
+    "OrderStatus",
+    "OrderType",
+    "OrderView",
     "PositionSnapshot",
     "PrecisionError",
     "ReasonCode",
+    "Rejection",
     "ReservationResult",
     "Side",
+    "SimulatedBroker",
     "SolventError",
+    "StatusChange",
+    "TimeInForce",
     "Trade",
     "UnknownReservationError",
     "UnknownSymbolError",
+    "Validation",
     "Verdict",
     "__version__",
     "make_fill",
