@@ -478,7 +478,8 @@ class Account:
         A cash account can withdraw its settled cash less reservations; a margin
         account its excess (NLV - initial margin - reservations), and never more than
         the cash it holds. Otherwise the withdrawal is refused (``INSUFFICIENT_CASH``)
-        and nothing changes.
+        and the balance does not change; the account's clock still moves to
+        ``timestamp`` (a new session rolls), as it would for any event at that time.
         """
         minor = self._positive_money(amount, "withdrawal")
         ts = to_timestamp(timestamp)

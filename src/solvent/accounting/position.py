@@ -41,8 +41,6 @@ class _Lot:
         self.commission = commission
         # Entry price per unit, adjusted by splits (the fill itself is never edited).
         self.price = entry.price
-        # Entry price per unit, adjusted by splits (the fill itself is never edited).
-        self.price = entry.price
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +134,13 @@ class Position:
         ccy = inst.currency
         out = []
         for lot in self.lots:
-            qty = inst.quantity(lot.qty)
-            denom = qty * inst.multiplier * (Decimal(10) ** ccy.digits)
+            # The entry price is the fill's (split-adjusted), as on trades; the basis is
+            # the rounded money it cost, so basis / quantity may differ by a rounding.
             out.append(
                 LotView(
-                    qty,
+                    inst.quantity(lot.qty),
                     lot.entry.timestamp,
-                    Decimal(lot.basis) / denom,
+                    lot.price,
                     Money(lot.basis, ccy),
                     Money(lot.mark_basis, ccy),
                     lot.entry.order_id,
