@@ -102,6 +102,8 @@ def _replay(args: argparse.Namespace) -> int:
         f"{len(result.order_ids)} orders, {len(result.broker.fills)} fills, "
         f"{len(result.broker.rejections)} refusals; final NLV {s.nlv} -> {args.out}"
     )
+    if args.validation in ("off", "warn"):
+        print(f"note: validation={args.validation}: orders the account could not afford were not refused")
     return 0
 
 

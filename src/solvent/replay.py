@@ -297,5 +297,17 @@ def write_outputs(result: ReplayResult, out: Path, tick: Decimal = Decimal("0.01
             for p in s.positions
         },
         "rejections": len(broker.rejections),
+        # What the run assumed, so a result says when checks were off or relaxed.
+        "settings": {
+            "account": account.kind.value,
+            "validation": broker.validation.value,
+            "validated": broker.validation.value != "off",
+            "partial_fills": broker.partial_fills,
+            "volume_limit": "none"
+            if broker.volume_limit is None
+            else _plain(Decimal(broker.volume_limit.numerator) / broker.volume_limit.denominator),
+            "commission": repr(broker.commission_model),
+            "slippage": repr(broker.slippage_model),
+        },
     }
     (out / "account.json").write_text(json.dumps(doc, indent=2) + "\n")
