@@ -71,9 +71,7 @@ def _first_bad(
     )
 
 
-def check_values(
-    symbols: npt.NDArray[Any], times: TimeArray, cols: Mapping[str, FloatArray]
-) -> None:
+def check_values(symbols: npt.NDArray[Any], times: TimeArray, cols: Mapping[str, FloatArray]) -> None:
     """Validate flat (row-aligned) bar columns; raise ``DataError`` on the first problem.
 
     Rules: prices finite and positive; ``high >= max(open, close)``; ``low <=
@@ -192,9 +190,7 @@ class BarData:
             raise DataError("timestamp", None, "timestamps contain NaT")
         if ts.size > 1 and not (ts[1:] > ts[:-1]).all():
             i = int(np.flatnonzero(ts[1:] <= ts[:-1])[0]) + 1
-            raise DataError(
-                "timestamp", pd.Timestamp(ts[i]), "panel timestamps must be sorted and unique"
-            )
+            raise DataError("timestamp", pd.Timestamp(ts[i]), "panel timestamps must be sorted and unique")
         syms = tuple(str(s) for s in symbols)
         if len(set(syms)) != len(syms) or any(not s for s in syms):
             raise DataError("symbol", syms, "symbols must be unique non-empty strings")
@@ -206,7 +202,9 @@ class BarData:
                 raise DataError(name, arr.shape, f"shape must be {shape} (timestamps × symbols)")
             return arr
 
-        o, h, lo, c = (grid(k, a, np.nan) for k, a in zip(PRICE_FIELDS, (open, high, low, close), strict=True))
+        o, h, lo, c = (
+            grid(k, a, np.nan) for k, a in zip(PRICE_FIELDS, (open, high, low, close), strict=True)
+        )
         vol = grid("volume", volume, 0.0)
         div = grid("dividend", dividend, 0.0)
         spl = grid("split", split, 1.0)

@@ -1,0 +1,52 @@
+"""Backtest results: performance metrics (and later the result object and reports).
+
+The metric functions are pure and vectorized; see :mod:`solvent.results.metrics` for
+the exact formulas and conventions (simple returns, sample volatility, NaN for
+undefined ratios, exact ``Decimal`` for money).
+"""
+
+from solvent.results.metrics import (
+    BUSINESS_DAYS_PER_YEAR,
+    SESSION_LENGTH,
+    DrawdownStats,
+    ExposureStats,
+    TradeStats,
+    cagr,
+    compute_metrics,
+    exposure,
+    infer_periods_per_year,
+    max_drawdown,
+    profit_factor,
+    rejections_by_reason,
+    sharpe,
+    simple_returns,
+    sortino,
+    total_return,
+    trade_stats,
+    turnover,
+    volatility,
+    win_rate,
+)
+
+__all__ = [
+    "BUSINESS_DAYS_PER_YEAR",
+    "SESSION_LENGTH",
+    "DrawdownStats",
+    "ExposureStats",
+    "TradeStats",
+    "cagr",
+    "compute_metrics",
+    "exposure",
+    "infer_periods_per_year",
+    "max_drawdown",
+    "profit_factor",
+    "rejections_by_reason",
+    "sharpe",
+    "simple_returns",
+    "sortino",
+    "total_return",
+    "trade_stats",
+    "turnover",
+    "volatility",
+    "win_rate",
+]
