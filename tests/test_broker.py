@@ -632,3 +632,33 @@ def test_margin_flip_own_credit_is_not_lent_to_other_orders() -> None:
     broker.on_bar(day(2), {"A": flat(day(2), "100"), "B": flat(day(2), "100")})
     assert (acct.quantity("A"), acct.quantity("B")) == (D(-100), D(80))
     assert acct.buying_power.amount == 0
+
+
+def test_flip_order_is_one_fill_with_commission_split_pro_rata() -> None:
+    # Long 100 A at 100.00; sell 200 with PerShare(0.005, min 1.00): the order owes
+    # max(1.00, 200 x 0.005 = 1.00) = 1.00, booked as one zero-crossing fill whose
+    # legs share it by quantity: SELL 100 pays 0.50, SELL_SHORT 100 pays 0.50.
+    acct, broker = setup(100_000, kind="margin", commission=PerShare("0.005", minimum="1.00"))
+    broker.submit("A", 100, day(0))
+    broker.on_bar(day(1), {"A": flat(day(1), "100")})
+    broker.submit("A", -200, day(1))
+    legs = broker.on_bar(day(2), {"A": flat(day(2), "100")})
+    assert [(leg.side, leg.quantity, leg.commission) for leg in legs] == [
+        (Side.SELL, D(-100), D("0.50")),
+        (Side.SELL_SHORT, D(-100), D("0.50")),
+    ]
+    assert acct.position_lots("A") == -100
+
+
+def test_flip_opening_leg_cut_by_volume_cap_rest_fills_later() -> None:
+    # Long 100, sell 250 with a 10% cap on 2,000 volume = 200 a bar: bar 2 closes 100
+    # and opens 100 short (one fill), bar 3 opens the last 50.
+    acct, broker = setup(100_000, kind="margin", volume_limit="0.1")
+    broker.submit("A", 100, day(0))
+    broker.on_bar(day(1), {"A": flat(day(1), "100", volume=2_000)})
+    broker.submit("A", -250, day(1))
+    legs = broker.on_bar(day(2), {"A": flat(day(2), "100", volume=2_000)})
+    assert [(leg.side, leg.quantity) for leg in legs] == [(Side.SELL, D(-100)), (Side.SELL_SHORT, D(-100))]
+    legs = broker.on_bar(day(3), {"A": flat(day(3), "100", volume=2_000)})
+    assert [(leg.side, leg.quantity) for leg in legs] == [(Side.SELL_SHORT, D(-50))]
+    assert acct.position_lots("A") == -150

@@ -587,8 +587,12 @@ class SimulatedBroker:
             if w.order.tif is TimeInForce.FOK:
                 continue
             pos = acct.position_lots(w.order.symbol)
-            closing, _ = rules.split_fill(pos, w.remaining)
-            if closing:
+            closing, opening = rules.split_fill(pos, w.remaining)
+            if closing and opening:
+                fills += self._execute_flip(
+                    w, closing, opening, prices[w.order.order_id], bars[w.order.symbol], budget, ts
+                )
+            elif closing:
                 fills += self._execute(w, closing, prices[w.order.order_id], bars[w.order.symbol], budget, ts)
         for w in todo:  # then entries
             if not w.status.is_open:
@@ -688,7 +692,63 @@ class SimulatedBroker:
             budget[sym] = cap - want
         return legs
 
-    def _affordable_at_fill(self, w: _Working, want: int, price: int, ts: pd.Timestamp) -> int:
+    def _execute_flip(
+        self,
+        w: _Working,
+        closing: int,
+        opening: int,
+        ref: int,
+        bar: Bar,
+        budget: dict[str, int | None],
+        ts: pd.Timestamp,
+    ) -> list[Fill]:
+        """Fill an order that crosses zero as one fill, in the exits pass.
+
+        The closing part is always allowed; the opening part rides along as far as the
+        volume cap and buying power (including what the closing part frees) allow, so
+        the ledger books one zero-crossing fill and splits its costs pro rata. Whatever
+        of the opening part is left works on in the entries pass with the buying power
+        the other exits free.
+        """
+        sym = w.order.symbol
+        cap = budget[sym]
+        if cap is not None and cap < abs(closing):
+            return self._execute(w, closing, ref, bar, budget, ts)  # not even the close fits
+        room = abs(opening) if cap is None else min(abs(opening), cap - abs(closing))
+        price = self._fill_price(w, ref, abs(closing) + room, bar)
+        n = room
+        if room and self.validation is not gk.Validation.OFF:
+            acct = self.account
+            freed = rules.closing_bp_credit(
+                abs(rules.notional_minor(price, closing, w.inst.k_num, w.inst.k_den)),
+                0,
+                acct.im_rate_ppm(sym, -closing),
+                acct.base_im_rate_ppm,
+            )
+            n = self._affordable_at_fill(w, room, price, ts, prior=abs(closing), credit=freed, quiet=True)
+        lots = closing + (n if opening > 0 else -n)
+        legs = self._book(w, lots, price, ts, ref)
+        if cap is not None:
+            budget[sym] = cap - abs(lots)
+        return legs
+
+    def _affordable_at_fill(
+        self,
+        w: _Working,
+        want: int,
+        price: int,
+        ts: pd.Timestamp,
+        *,
+        prior: int = 0,
+        credit: int = 0,
+        quiet: bool = False,
+    ) -> int:
+        """Return how many of ``want`` opening lots the account affords at ``price``.
+
+        ``prior`` closing lots of the same fill count toward the order's commission and
+        ``credit`` is the buying power they free. ``quiet`` only measures: no strict
+        error, warning or deferral note (the caller retries the rest later).
+        """
         acct = self.account
         rate = acct.im_rate_ppm(w.order.symbol, w.order.side)
         base = acct.base_im_rate_ppm
@@ -697,18 +757,21 @@ class SimulatedBroker:
         # buying power is floored at zero, so after cash fell below the reservations (a
         # fee, a loss) that sum would let this order spend money the account no longer has.
         with acct.lock:
-            available = acct.gross_buying_power.minor - acct.reserved.minor + own
+            available = acct.gross_buying_power.minor - acct.reserved.minor + own + credit
+        prior_notional = abs(rules.notional_minor(price, prior, w.inst.k_num, w.inst.k_den))
 
         def cost(n: int) -> int:
             notional = abs(rules.notional_minor(price, n, w.inst.k_num, w.inst.k_den))
             total = self.commission_model.order_commission(
-                w.inst, abs(w.filled) + n, w.notional + notional, w.month_lots
+                w.inst, abs(w.filled) + prior + n, w.notional + prior_notional + notional, w.month_lots
             )
             return gk.bp_cost(notional, total - w.commission, rate, base)
 
         need = cost(want)
         if need <= available:
             return want
+        if quiet:
+            return gk.affordable_lots(want, available, cost) if self.partial_fills else 0
         if self.validation is gk.Validation.STRICT:
             raise InsufficientFundsError(
                 f"order {w.order.order_id} ({w.order.symbol}) needs {Money(need, acct.currency)} at fill; "
