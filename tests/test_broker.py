@@ -662,3 +662,23 @@ def test_flip_opening_leg_cut_by_volume_cap_rest_fills_later() -> None:
     legs = broker.on_bar(day(3), {"A": flat(day(3), "100", volume=2_000)})
     assert [(leg.side, leg.quantity) for leg in legs] == [(Side.SELL_SHORT, D(-50))]
     assert acct.position_lots("A") == -150
+
+
+def test_split_adjusts_working_orders_quantity_and_prices() -> None:
+    # A resting buy limit 30 @ 90.00 and a sell stop for a held 10 @ 80.00; a 2-for-1
+    # split makes them 60 @ 45.00 and 20 @ 40.00, and the position 20 shares.
+    acct, broker = setup(100_000, kind="margin")
+    broker.submit("A", 10, day(0))
+    broker.on_bar(day(1), {"A": flat(day(1), "100")})
+    buy = broker.submit("A", 30, day(1), type="limit", limit="90")
+    stop = broker.submit("A", -10, day(1), type="stop", stop="80")
+    reserved = acct.reserved
+    broker.apply_split("A", 2, day(2))
+    assert acct.position_lots("A") == 20
+    assert broker.view(buy.order_id).quantity == 60
+    assert broker.view(stop.order_id).quantity == -20
+    assert acct.reserved == reserved  # a split changes no values
+    # The split-adjusted limit fills at 45.00 when the bar trades there.
+    legs = broker.on_bar(day(2), {"A": bar(day(2), "50", "50", "45", "46")})
+    assert [(leg.quantity, leg.price) for leg in legs] == [(D(60), D("45.00"))]
+    assert broker.view(stop.order_id).is_open

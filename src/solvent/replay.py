@@ -179,7 +179,7 @@ def run_replay(bars_path: Path, orders_path: Path, settings: ReplaySettings) -> 
                 account.dividend(sym, div, stamp)
             split = _cell(row, "split")
             if split and to_decimal(split, f"{where}.split") not in (0, 1):
-                account.split(sym, split, stamp)
+                broker.apply_split(sym, split, stamp)
             frame[sym] = Bar(stamp, o, h, low, c, int(vol / inst.lot_size))
         broker.on_bar(stamp, frame)
         s = account.snapshot()

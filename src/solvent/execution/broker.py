@@ -556,6 +556,38 @@ class SimulatedBroker:
                 self._finish(w, OrderStatus.CANCELLED, ts, None, f"replaced by {replacement.order.order_id}")
         return self.view(replacement.order.order_id)
 
+    # -- corporate actions ----------------------------------------------------------
+
+    def apply_split(self, symbol: str, ratio: Number, timestamp: TimeLike) -> None:
+        """Split ``symbol`` in the ledger and adjust its working orders to match.
+
+        Each working order keeps what it already filled; its remaining quantity is
+        multiplied by ``ratio`` (truncated to the lot grid; an order left with nothing
+        is cancelled) and its limit, stop and trailing level are divided by it (snapped
+        half-even to the tick). The last price is divided too. Reservations keep their
+        amount: a split changes no values.
+        """
+        r = Fraction(to_decimal(ratio, f"{symbol}.split", positive=True))
+        ts = to_timestamp(timestamp)
+        self.account.split(symbol, r, ts)
+
+        def scale(ticks: int | None) -> int | None:
+            return None if ticks is None else max(1, round(Fraction(ticks) / r))
+
+        for w in list(self._open):
+            if w.order.symbol != symbol:
+                continue
+            remaining = int(w.remaining * r)  # truncates toward zero for sells too
+            w.lots = w.filled + remaining
+            w.limit, w.stop, w.trail = scale(w.limit), scale(w.stop), scale(w.trail)
+            if w.trail_amount is not None:
+                w.trail_amount = scale(w.trail_amount)
+            if remaining == 0 and w.active:
+                self._finish(w, OrderStatus.CANCELLED, ts, None, f"split {r} left nothing to fill")
+        last = self._last_close.get(symbol)
+        if last is not None:
+            self._last_close[symbol] = max(1, round(Fraction(last) / r))
+
     # -- bars -----------------------------------------------------------------------
 
     def on_bar(self, timestamp: TimeLike, bars: Mapping[str, Bar]) -> list[Fill]:
