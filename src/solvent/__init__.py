@@ -4,6 +4,7 @@ from solvent.accounting.account import Account, AccountKind, BuyingPowerMode
 from solvent.accounting.reservations import ReservationResult
 from solvent.accounting.snapshot import AccountSnapshot, PositionSnapshot
 from solvent.accounting.view import AccountView
+from solvent.engine import Context, ParameterError, Strategy, backtest
 from solvent.errors import (
     CurrencyMismatchError,
     InsufficientFundsError,
@@ -31,6 +32,7 @@ from solvent.model.records import (
     Verdict,
     make_fill,
 )
+from solvent.results.result import Result
 
 __version__ = "0.1.0"
 
@@ -46,6 +48,7 @@ __all__ = [
     "BuyingPowerMode",
     "CashEvent",
     "CashEventKind",
+    "Context",
     "Currency",
     "CurrencyMismatchError",
     "Fill",
@@ -59,15 +62,18 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "OrderView",
+    "ParameterError",
     "PositionSnapshot",
     "PrecisionError",
     "ReasonCode",
     "Rejection",
     "ReservationResult",
+    "Result",
     "Side",
     "SimulatedBroker",
     "SolventError",
     "StatusChange",
+    "Strategy",
     "TimeInForce",
     "Trade",
     "UnknownReservationError",
@@ -75,5 +81,6 @@ __all__ = [
     "Validation",
     "Verdict",
     "__version__",
+    "backtest",
     "make_fill",
 ]

@@ -1,0 +1,289 @@
+"""``backtest``: run a ``Strategy`` over a ``BarData`` panel through the simulated broker.
+
+Per timestamp ``i``, in this order (the look-ahead rule is the broker's: an order
+submitted at bar ``i`` can fill from bar ``i + 1``):
+
+1. dividends going ex and splits effective on bar ``i`` are applied to the account
+   (as ``solvent replay`` does), before the bar trades;
+2. the broker processes the bars of the symbols present at ``i`` (fills, marks);
+3. equity, cash, buying power and margin are recorded (exact minor units);
+4. the strategy gets ``on_fill`` for each fill leg, ``on_reject`` for each refusal
+   (at fill), then ``on_bar``; refusals of orders placed there follow as ``on_reject``.
+
+Prices arrive as floats and are snapped to each instrument's tick once for the whole
+panel, vectorized, before the loop (half-even, the same rule as
+``Instrument.snap_price``); volume is converted to lot steps, rounded down.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from solvent.accounting.account import Account
+from solvent.data.frame import BarData, DataError
+from solvent.data.io import from_frame
+from solvent.engine.context import Context
+from solvent.engine.strategy import Strategy
+from solvent.execution.broker import SimulatedBroker
+from solvent.execution.costs import CommissionModel, SlippageModel
+from solvent.model.bar import Bar
+from solvent.model.instrument import Instrument
+from solvent.model.money import Money, Number
+from solvent.model.records import Fill
+from solvent.results.metrics import compute_metrics
+from solvent.results.result import Result, fills_frame, orders_frame, rejections_frame, trades_frame
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def _snap_ticks(
+    prices: FloatArray, present: npt.NDArray[np.bool_], insts: list[Instrument], name: str
+) -> IntArray:
+    """Return ``prices`` in ticks per column (0 where absent), rounded half-even.
+
+    The float quotient ``price / tick`` decides, except within 1e-6 of a half tick,
+    where the exact decimal rule of ``Instrument.snap_price`` is applied cell by cell.
+    """
+    tick = np.array([float(i.tick_size) for i in insts])
+    q = np.where(present, prices, 0.0) / tick
+    out: IntArray = np.rint(q).astype(np.int64)
+    near_tie = present & (np.abs(np.abs(q - np.floor(q)) - 0.5) < 1e-6)
+    for r, c in zip(*np.nonzero(near_tie), strict=True):
+        out[r, c] = insts[c].snap_price(float(prices[r, c]), f"bar.{name}")
+    bad = present & (out <= 0)
+    if bad.any():
+        r, c = (int(x[0]) for x in np.nonzero(bad))
+        raise DataError(
+            name, float(prices[r, c]), "rounds to zero ticks", symbol=insts[c].symbol, timestamp=r
+        )
+    return out
+
+
+def _volume_lots(volume: FloatArray, insts: list[Instrument]) -> IntArray:
+    lot = np.array([float(i.lot_size) for i in insts])
+    # A hair of tolerance so 300.0 / 0.1 (2999.9999...) counts as 3000 lots.
+    out: IntArray = np.floor(volume / lot + 1e-9).astype(np.int64)
+    return out
+
+
+def _events(
+    values: FloatArray, neutral: float, symbols: tuple[str, ...]
+) -> dict[int, list[tuple[str, float]]]:
+    """Return ``{row: [(symbol, value), ...]}`` for the cells that differ from ``neutral``."""
+    out: dict[int, list[tuple[str, float]]] = {}
+    for r, c in zip(*np.nonzero(values != neutral), strict=True):
+        out.setdefault(int(r), []).append((symbols[c], float(values[r, c])))
+    return out
+
+
+def _last_close(close: FloatArray, present: npt.NDArray[np.bool_]) -> FloatArray:
+    """Forward-fill each symbol's close over timestamps where it has no bar (NaN before)."""
+    t = close.shape[0]
+    idx = np.where(present, np.arange(t)[:, None], -1)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    filled = close[np.maximum(idx, 0), np.arange(close.shape[1])]
+    return np.where(idx >= 0, filled, np.nan)
+
+
+def backtest(
+    strategy: type[Strategy] | Strategy,
+    data: BarData | Any,
+    *,
+    cash: Number,
+    account: str = "margin",
+    commission: CommissionModel | Number | None = None,
+    slippage: SlippageModel | Number | None = None,
+    volume_limit: Number | None = Decimal("0.1"),
+    partial_fills: bool = True,
+    validation: str = "reject",
+    **params: Any,
+) -> Result:
+    """Run ``strategy`` over ``data`` and return a ``Result``.
+
+    Parameters
+    ----------
+    strategy
+        A ``Strategy`` subclass (instantiated here) or an instance.
+    data
+        A ``BarData`` panel, or anything ``solvent.data.from_frame`` accepts.
+    cash
+        Starting cash, exact to the cent.
+    account
+        ``"margin"`` (Reg T defaults) or ``"cash"`` (no shorts, no leverage).
+    commission, slippage, volume_limit, partial_fills, validation
+        Passed to ``SimulatedBroker``; ``volume_limit=None`` turns the cap off.
+    **params
+        Strategy parameter overrides for this run; unknown names raise
+        ``ParameterError``.
+
+    Notes
+    -----
+    Every symbol trades as a US equity with default settings (tick 0.01, lot 1).
+    """
+    strat = strategy(**params) if isinstance(strategy, type) else strategy
+    if not isinstance(strategy, type):
+        strat.set_params(params)
+    panel = data if isinstance(data, BarData) else from_frame(data)
+    symbols = panel.symbols
+    t, n = panel.shape
+    if t == 0:
+        raise DataError("timestamp", None, "the panel has no bars")
+    insts = [Instrument(s) for s in symbols]
+    acct = Account(cash, kind=account, instruments=insts)
+    broker = SimulatedBroker(
+        acct,
+        commission=commission,
+        slippage=slippage,
+        volume_limit=volume_limit,
+        partial_fills=partial_fills,
+        validation=validation,
+    )
+
+    # Everything the loop needs, computed once and vectorized.
+    present = panel.present
+    o_t, h_t, l_t, c_t = (
+        _snap_ticks(getattr(panel, k), present, insts, k) for k in ("open", "high", "low", "close")
+    )
+    v_t = _volume_lots(panel.volume, insts)
+    rows_o, rows_h, rows_l, rows_c, rows_v = (a.tolist() for a in (o_t, h_t, l_t, c_t, v_t))
+    cols = [np.flatnonzero(r).tolist() for r in present]
+    dividends = _events(panel.dividend, 0.0, symbols)
+    splits = _events(panel.split, 1.0, symbols)
+    stamps = list(pd.DatetimeIndex(panel.timestamps))
+    views = {k: list(getattr(panel, k)) for k in ("open", "high", "low", "close", "volume")}
+    col_of = {s: j for j, s in enumerate(symbols)}
+
+    equity = np.zeros(t, dtype=np.int64)
+    cash_arr = np.zeros(t, dtype=np.int64)
+    bp = np.zeros(t, dtype=np.int64)
+    im = np.zeros(t, dtype=np.int64)
+    mm = np.zeros(t, dtype=np.int64)
+    traded = np.zeros(t)
+    lots_now = np.zeros(n, dtype=np.int64)
+    lots_hist = np.zeros((t, n), dtype=np.int64)
+
+    strat.init(panel)
+    ctx = Context(panel, broker, stamps[0] - pd.Timedelta(1, "ns"))
+    seen = 0
+
+    def dispatch_rejections() -> None:
+        nonlocal seen
+        while seen < len(broker.rejections):
+            rej = broker.rejections[seen]
+            seen += 1
+            strat.on_reject(ctx, rej)
+
+    strat.on_start(ctx)
+    dispatch_rejections()
+    for i in range(t):
+        ts = stamps[i]
+        touched: set[str] = set()
+        for sym, amount in dividends.get(i, ()):
+            acct.dividend(sym, amount, ts)
+        for sym, ratio in splits.get(i, ()):
+            broker.apply_split(sym, ratio, ts)
+            touched.add(sym)
+        ro, rh, rl, rc, rv = rows_o[i], rows_h[i], rows_l[i], rows_c[i], rows_v[i]
+        bars = {symbols[j]: Bar(ts, ro[j], rh[j], rl[j], rc[j], rv[j]) for j in cols[i]}
+        fills: list[Fill] = broker.on_bar(ts, bars)
+        equity[i] = acct.nlv.minor
+        cash_arr[i] = acct.cash.minor
+        bp[i] = acct.buying_power.minor
+        im[i] = acct.initial_margin.minor
+        mm[i] = acct.maintenance_margin.minor
+        if fills:
+            value = 0.0
+            for f in fills:
+                value += abs(float(f.quantity * f.price * insts[col_of[f.symbol]].multiplier))
+                touched.add(f.symbol)
+            traded[i] = value
+        for sym in touched:
+            lots_now[col_of[sym]] = acct.position_lots(sym)
+        lots_hist[i] = lots_now
+
+        ctx.i = i
+        ctx.timestamp = ts
+        ctx.open, ctx.high, ctx.low = views["open"][i], views["high"][i], views["low"][i]
+        ctx.close, ctx.volume = views["close"][i], views["volume"][i]
+        for f in fills:
+            strat.on_fill(ctx, f)
+        dispatch_rejections()
+        strat.on_bar(ctx)
+        dispatch_rejections()
+    strat.on_end(ctx)
+    dispatch_rejections()
+
+    return _result(strat, panel, acct, broker, insts, stamps, equity, cash_arr, bp, im, mm, traded, lots_hist)
+
+
+def _result(
+    strat: Strategy,
+    panel: BarData,
+    acct: Account,
+    broker: SimulatedBroker,
+    insts: list[Instrument],
+    stamps: list[pd.Timestamp],
+    equity: IntArray,
+    cash_arr: IntArray,
+    bp: IntArray,
+    im: IntArray,
+    mm: IntArray,
+    traded: FloatArray,
+    lots_hist: IntArray,
+) -> Result:
+    scale = 10.0**acct.currency.digits
+    index = pd.DatetimeIndex(stamps, name="timestamp")
+    eq = pd.Series(equity / scale, index=index, name="equity")
+    unit = np.array([float(i.lot_size * i.multiplier) for i in insts])
+    marks = _last_close(panel.close, panel.present)
+    gross = np.nansum(np.abs(lots_hist * unit * marks), axis=1)
+    snap = acct.snapshot()
+    metrics = compute_metrics(
+        eq,
+        trades=acct.trades,
+        rejections=broker.rejections,
+        commission=snap.commission,
+        traded_value=traded,
+        gross_exposure=gross,
+        max_capital_used=snap.max_capital_used,
+    )
+    vl = broker.volume_limit
+    settings: dict[str, Any] = {
+        "strategy": type(strat).__name__,
+        "params": strat.params,
+        "cash": snap.starting_cash.amount,
+        "account": acct.kind.value,
+        "validation": broker.validation.value,
+        "validated": broker.validation.value != "off",
+        "partial_fills": broker.partial_fills,
+        "volume_limit": None if vl is None else Decimal(vl.numerator) / vl.denominator,
+        "commission": repr(broker.commission_model),
+        "slippage": repr(broker.slippage_model),
+        "instruments": "US equity defaults (tick 0.01, lot 1)",
+        "data": dict(panel.meta),
+    }
+    margin_minor = {"buying_power": bp, "initial_margin": im, "maintenance_margin": mm}
+    margin = pd.DataFrame({k: v / scale for k, v in margin_minor.items()}, index=index)
+    final = Money(int(equity[-1]), acct.currency)
+    return Result(
+        equity=eq,
+        equity_minor=equity,
+        cash=pd.Series(cash_arr / scale, index=index, name="cash"),
+        cash_minor=cash_arr,
+        margin=margin,
+        margin_minor=margin_minor,
+        orders=orders_frame(broker.orders()),
+        fills=fills_frame(broker.fills),
+        trades=trades_frame(acct.trades),
+        rejections=rejections_frame(broker.rejections),
+        metrics=metrics,
+        settings=settings,
+        final_equity=final,
+        account=acct,
+    )

@@ -1,0 +1,188 @@
+"""``Result``: what a backtest produced, as pandas objects plus exact integer arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from rich.table import Table
+
+from solvent.accounting.account import Account
+from solvent.execution.broker import OrderView
+from solvent.model.money import Money
+from solvent.model.orders import Rejection
+from solvent.model.records import Fill, Trade
+
+IntArray = npt.NDArray[np.int64]
+
+_ORDER_COLUMNS = (
+    "order_id", "submitted_at", "symbol", "quantity", "type", "tif", "limit", "stop", "tag",
+    "intent", "status", "filled_quantity", "avg_fill_price", "commission", "reason",
+)  # fmt: skip
+_FILL_COLUMNS = (
+    "timestamp",
+    "order_id",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "commission",
+    "slippage",
+    "tag",
+)
+_TRADE_COLUMNS = tuple(Trade.__dataclass_fields__)
+_REJECTION_COLUMNS = tuple(Rejection.__dataclass_fields__)
+
+
+def orders_frame(views: Iterable[OrderView]) -> pd.DataFrame:
+    """Return one row per order: the request and what became of it (exact decimals)."""
+    rows = [
+        (
+            v.order_id,
+            v.order.submitted_at,
+            v.order.symbol,
+            v.order.quantity,
+            v.order.type.value,
+            v.order.tif.value,
+            v.order.limit,
+            v.order.stop,
+            v.order.tag,
+            None if v.order.intent is None else v.order.intent.value,
+            v.status.value,
+            v.filled_quantity,
+            v.avg_fill_price,
+            v.commission.amount,
+            None if v.reason is None else v.reason.value,
+        )
+        for v in views
+    ]
+    return pd.DataFrame(rows, columns=list(_ORDER_COLUMNS))
+
+
+def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
+    """Return one row per fill leg (a fill crossing zero is two legs)."""
+    rows = [
+        (
+            f.timestamp,
+            f.order_id,
+            f.symbol,
+            None if f.side is None else f.side.value,
+            f.quantity,
+            f.price,
+            f.commission,
+            f.slippage,
+            f.tag,
+        )
+        for f in fills
+    ]
+    return pd.DataFrame(rows, columns=list(_FILL_COLUMNS))
+
+
+def trades_frame(trades: Iterable[Trade]) -> pd.DataFrame:
+    """Return one row per matched FIFO round trip; money columns as exact ``Decimal``."""
+    rows = []
+    for t in trades:
+        row = {k: getattr(t, k) for k in _TRADE_COLUMNS}
+        for k in ("pnl", "pnl_mtm", "commission"):
+            row[k] = row[k].amount
+        row["net_pnl"] = t.net_pnl.amount
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*_TRADE_COLUMNS, "net_pnl"])
+
+
+def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
+    """Return one row per refusal, with its reason code as a string."""
+    rows = []
+    for r in rejections:
+        row = asdict(r)
+        row["reason"] = r.reason.value
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(_REJECTION_COLUMNS))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Result:
+    """The outcome of a backtest.
+
+    Attributes
+    ----------
+    equity, cash
+        Net liquidating value and cash per bar as float ``Series`` indexed by timestamp
+        (for plots and metrics); ``equity_minor`` and ``cash_minor`` hold the exact
+        values in the currency's minor unit (int64).
+    margin
+        Per bar: ``buying_power``, ``initial_margin``, ``maintenance_margin`` (floats;
+        exact minor units in ``margin_minor``).
+    orders, fills, trades, rejections
+        One row per record; quantities, prices and money as exact ``Decimal``.
+    metrics
+        ``compute_metrics`` of the run.
+    settings
+        What the run assumed (account kind, validation mode, costs, limits, parameters);
+        ``validated`` is ``False`` when validation was off.
+    final_equity
+        NLV after the last bar, exact.
+    account
+        The final ledger (for drill-down: lots, cash events, tag views).
+    """
+
+    equity: pd.Series
+    equity_minor: IntArray
+    cash: pd.Series
+    cash_minor: IntArray
+    margin: pd.DataFrame
+    margin_minor: Mapping[str, IntArray]
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    rejections: pd.DataFrame
+    metrics: dict[str, object]
+    settings: dict[str, Any]
+    final_equity: Money
+    account: Account = field(repr=False)
+
+    def summary(self) -> Table:
+        """Return the headline figures as a Rich ``Table`` (print it with a Console)."""
+        m = self.metrics
+        title = "Backtest summary"
+        if not self.settings.get("validated", True):
+            title += " (VALIDATION OFF: results may spend money the account does not have)"
+        table = Table(title=title)
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+
+        def pct(key: str) -> str:
+            v = m.get(key)
+            return "n/a" if not isinstance(v, float) or np.isnan(v) else f"{v:.2%}"
+
+        def num(key: str) -> str:
+            v = m.get(key)
+            return "n/a" if not isinstance(v, float) or np.isnan(v) else f"{v:.2f}"
+
+        start, end = m.get("start"), m.get("end")
+        rows = [
+            ("period", f"{start} .. {end}"),
+            ("bars", str(m.get("bars"))),
+            ("account", f"{self.settings.get('account')} / validation {self.settings.get('validation')}"),
+            ("initial equity", str(m.get("initial_equity"))),
+            ("final equity", str(self.final_equity)),
+            ("total return", pct("total_return")),
+            ("CAGR", pct("cagr")),
+            ("volatility", pct("volatility")),
+            ("Sharpe", num("sharpe")),
+            ("max drawdown", pct("max_drawdown")),
+            ("trades", str(m.get("trades"))),
+            ("win rate", pct("win_rate")),
+            ("commission", str(m.get("commission"))),
+            ("rejections", str(m.get("rejections"))),
+        ]
+        by_reason = m.get("rejections_by_reason")
+        if isinstance(by_reason, dict):
+            rows += [(f"  {reason}", str(count)) for reason, count in by_reason.items()]
+        for name, value in rows:
+            table.add_row(name, value)
+        return table

@@ -1,0 +1,181 @@
+"""The event-driven engine: Strategy, Context and backtest, on hand-computed panels."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from solvent.data import BarData, sample
+from solvent.engine import Context, ParameterError, Strategy, backtest
+from solvent.execution.broker import OrderView
+from solvent.model.money import Money
+from solvent.model.orders import OrderStatus, Rejection
+from solvent.model.records import ReasonCode
+
+STAMPS = pd.bdate_range("2024-01-02", periods=5).as_unit("ns").to_numpy()
+
+
+def panel(opens: dict[str, list[float]], closes: dict[str, list[float]] | None = None) -> BarData:
+    """Return a panel with the given opens (and closes; default: the opens), volume 1e6."""
+    syms = list(opens)
+    o = np.array([opens[s] for s in syms]).T
+    c = o if closes is None else np.array([closes[s] for s in syms]).T
+    hi, lo = np.maximum(o, c), np.minimum(o, c)
+    stamps = pd.bdate_range("2024-01-02", periods=o.shape[0]).as_unit("ns").to_numpy()
+    return BarData(stamps, syms, o, hi, lo, c, np.full(o.shape, 1e6))
+
+
+class BuyOnce(Strategy):
+    quantity = 100
+
+    def on_bar(self, ctx: Context) -> None:
+        if ctx.i == 0:
+            self.view = ctx.order("AAA", self.quantity)
+
+
+def test_buy_and_hold_fills_next_open_final_equity_exact() -> None:
+    data = panel({"AAA": [10.0, 11.0, 12.0, 13.0, 14.0]}, {"AAA": [10.5, 11.5, 12.5, 13.5, 14.5]})
+    res = backtest(BuyOnce, data, cash=10_000)
+    # Bought 100 at bar 1's open (11.00): cash 8,900.00; marked at the last close 14.50.
+    assert res.fills["price"].tolist() == [Decimal("11.00")]
+    assert res.fills["timestamp"].tolist() == [pd.Timestamp(STAMPS[1])]
+    assert res.final_equity == Money.of("10350.00")
+    assert res.equity_minor.tolist() == [1_000_000, 1_005_000, 1_015_000, 1_025_000, 1_035_000]
+    assert res.cash_minor.tolist() == [1_000_000] + [890_000] * 4
+    assert res.equity.iloc[-1] == 10350.0
+    assert res.metrics["final_equity"] == Decimal("10350.0")
+    assert res.settings["validation"] == "reject" and res.settings["validated"] is True
+    assert list(res.margin.columns) == ["buying_power", "initial_margin", "maintenance_margin"]
+    # Reg T: 50% initial margin on 100 × 14.50.
+    assert res.margin["initial_margin"].iloc[-1] == 725.0
+    assert res.summary().row_count > 5
+
+
+def test_order_placed_at_bar_i_fills_at_bar_i_plus_one_never_same_bar() -> None:
+    class EveryBar(Strategy):
+        def on_bar(self, ctx: Context) -> None:
+            ctx.order("AAA", 1)
+
+    data = panel({"AAA": [10.0, 20.0, 30.0, 40.0, 50.0]})
+    res = backtest(EveryBar, data, cash=1_000)
+    orders = res.orders.set_index("order_id")
+    for _, fill in res.fills.iterrows():
+        submitted = orders.loc[fill["order_id"], "submitted_at"]
+        assert fill["timestamp"] > submitted
+    # Four fills (the last order has no next bar), each at the next bar's open.
+    assert res.fills["price"].tolist() == [Decimal(p) for p in ("20.00", "30.00", "40.00", "50.00")]
+    assert res.orders["status"].tolist()[-1] == OrderStatus.ACCEPTED.value
+
+
+class SmaCross(Strategy):
+    fast = 10
+    slow = 40
+    weight = 0.15
+
+    def init(self, data: BarData) -> None:
+        close = pd.DataFrame(data.close).ffill()
+        self.fast_ma = close.rolling(self.fast).mean().to_numpy()
+        self.slow_ma = close.rolling(self.slow).mean().to_numpy()
+
+    def on_bar(self, ctx: Context) -> None:
+        f, s = self.fast_ma[ctx.i], self.slow_ma[ctx.i]
+        for j, sym in enumerate(ctx.symbols):
+            if np.isnan(s[j]) or np.isnan(ctx.close[j]):
+                continue
+            held = ctx.position(sym) != 0 or ctx.pending(sym) != 0
+            if f[j] > s[j] and not held:
+                ctx.order_target_percent(sym, self.weight)
+            elif f[j] < s[j] and ctx.position(sym) > 0 and ctx.pending(sym) == 0:
+                ctx.close_position(sym)
+
+
+def test_sma_cross_on_sample_trades_and_cash_never_negative() -> None:
+    t0 = time.perf_counter()
+    res = backtest(SmaCross, sample(), cash=100_000, account="cash", commission=0.0005)
+    elapsed = time.perf_counter() - t0
+    print(f"SMA cross on sample(): {elapsed:.2f}s")
+    assert len(res.fills) > 100
+    assert res.metrics["trades"] > 50
+    assert (res.cash_minor >= 0).all()
+    assert len(res.equity) == len(sample())
+    assert res.settings["account"] == "cash"
+    # The ledger's identity holds at the end: NLV = cash + positions at their marks.
+    snap = res.account.snapshot()
+    assert snap.nlv == res.final_equity
+
+
+class Martingale(Strategy):
+    def on_start(self, ctx: Context) -> None:
+        self.size = 1
+        self.views: list[OrderView] = []
+        self.refused: list[Rejection] = []
+
+    def on_bar(self, ctx: Context) -> None:
+        self.views.append(ctx.order("AAA", self.size))
+        self.size *= 2  # double down after every (losing) bar
+
+    def on_reject(self, ctx: Context, rejection: Rejection) -> None:
+        self.refused.append(rejection)
+
+
+def test_martingale_in_cash_account_refused_insufficient_buying_power() -> None:
+    falling = [100.0 - i for i in range(10)]
+    strat = Martingale()
+    res = backtest(strat, panel({"AAA": falling}), cash=5_000, account="cash")
+    assert (res.cash_minor >= 0).all()
+    refused = res.rejections[res.rejections["reason"] == "INSUFFICIENT_BUYING_POWER"]
+    assert len(refused) >= 3
+    assert strat.views[-1].status is OrderStatus.REJECTED
+    assert strat.views[-1].reason is ReasonCode.INSUFFICIENT_BUYING_POWER
+    assert any(r.reason is ReasonCode.INSUFFICIENT_BUYING_POWER for r in strat.refused)
+    assert res.metrics["rejections_by_reason"]["INSUFFICIENT_BUYING_POWER"] == len(refused)
+
+
+class Rebalance(Strategy):
+    def on_bar(self, ctx: Context) -> None:
+        if ctx.i == 0:
+            ctx.order_target_percent("A", 0.5)
+            ctx.order_target_percent("B", 0.5)
+            # Pending orders count: asking again places nothing.
+            self.again = ctx.order_target_percent("A", 0.5)
+        elif ctx.i == 1:
+            ctx.order_target_percent("A", 0.25)
+            ctx.order_target_percent("B", 0.75)
+
+
+def test_order_target_percent_rebalances_two_symbols_to_exact_quantities() -> None:
+    data = panel({"A": [10.0] * 4, "B": [20.0] * 4})
+    strat = Rebalance()
+    res = backtest(strat, data, cash=10_000)
+    assert strat.again is None
+    # Bar 1: buy A 500 @ 10, B 250 @ 20. Bar 2: sell A 250, buy B 125.
+    assert res.fills[["symbol", "quantity"]].values.tolist() == [
+        ["A", Decimal(500)],
+        ["B", Decimal(250)],
+        ["A", Decimal(-250)],
+        ["B", Decimal(125)],
+    ]
+    assert res.account.quantity("A") == 250
+    assert res.account.quantity("B") == 375
+    assert res.cash_minor[-1] == 0
+    assert res.final_equity == Money.of(10_000)
+
+
+def test_unknown_parameter_raises_parameter_error_naming_it() -> None:
+    with pytest.raises(ParameterError, match="slowest") as exc:
+        backtest(SmaCross, panel({"AAA": [10.0] * 5}), cash=1_000, slowest=3)
+    assert exc.value.field == "slowest"
+
+
+def test_parameters_overridden_per_run_class_unchanged() -> None:
+    data = panel({"AAA": [10.0, 11.0, 12.0, 13.0, 14.0]})
+    res = backtest(BuyOnce, data, cash=10_000, quantity=7)
+    assert res.fills["quantity"].tolist() == [Decimal(7)]
+    assert res.settings["params"] == {"quantity": 7}
+    assert BuyOnce.quantity == 100
+    assert BuyOnce.parameters == ("quantity",)
+    assert SmaCross.parameters == ("fast", "slow", "weight")
