@@ -1,4 +1,4 @@
-"""Backtest results: performance metrics (and later the result object and reports).
+"""Backtest results: the ``Result`` object and its performance metrics.
 
 The metric functions are pure and vectorized; see :mod:`solvent.results.metrics` for
 the exact formulas and conventions (simple returns, sample volatility, NaN for
@@ -27,11 +27,13 @@ from solvent.results.metrics import (
     volatility,
     win_rate,
 )
+from solvent.results.result import Result
 
 __all__ = [
     "BUSINESS_DAYS_PER_YEAR",
     "SESSION_LENGTH",
     "DrawdownStats",
+    "Result",
     "ExposureStats",
     "TradeStats",
     "cagr",
