@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/solvent demo
+	$(BIN)/solvent backtest examples/sma_cross.py --data sample --commission-bps 10 --out demo-out
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -24,6 +25,29 @@ def _decimal(text: str) -> Decimal:
 
 def _volume_limit(text: str) -> Decimal | None:
     return None if text.strip().lower() == "none" else _decimal(text)
+
+
+def _param(text: str) -> tuple[str, int | float | str]:
+    """Parse ``name=value``: the value is an int, else a finite float, else a string.
+
+    A missing ``=``, a bad name or a non-finite float is a usage error.
+    """
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier() or name.startswith("_"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE with a parameter name")
+    raw = raw.strip()
+    try:
+        return name, int(raw)
+    except ValueError:
+        pass
+    try:
+        value = float(raw)
+    except ValueError:
+        return name, raw
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: the value must be a finite number")
+    return name, value
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -59,6 +83,34 @@ def _build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-partial", action="store_true", help="refuse entries that cannot be afforded whole")
     rp.add_argument("--tick-size", type=_decimal, default=Decimal("0.01"), help="price grid of every symbol")
     rp.add_argument("--out", required=True, type=Path, help="directory for fills/orders/equity/account")
+
+    bt = sub.add_parser("backtest", help="run a Strategy subclass from a Python file over bar data")
+    bt.add_argument(
+        "strategy_file", metavar="STRATEGY.py", type=Path, help="file defining a Strategy subclass"
+    )
+    bt.add_argument("--strategy", metavar="NAME", help="the class to run when the file defines several")
+    bt.add_argument(
+        "--data", default="sample", metavar="PATH|sample", help="CSV or Parquet bars, or 'sample' (default)"
+    )
+    bt.add_argument("--cash", type=_decimal, default=Decimal(100_000), help="starting cash (default 100000)")
+    bt.add_argument("--account", choices=["margin", "cash"], default="margin")
+    bt.add_argument("--commission-bps", type=_decimal, help="commission in basis points of traded value")
+    bt.add_argument("--slippage-bps", type=_decimal, help="slippage in basis points of price, adverse")
+    bt.add_argument(
+        "--volume-limit",
+        type=_volume_limit,
+        default=Decimal("0.1"),
+        help="share of bar volume a fill may take, or 'none'",
+    )
+    bt.add_argument("--validation", choices=["reject", "warn", "strict", "off"], default="reject")
+    bt.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        metavar="NAME=VALUE",
+        help="override a strategy parameter (int, float or string); repeatable",
+    )
+    bt.add_argument("--out", type=Path, help="directory for summary.json, fills.csv, equity.csv")
     return parser
 
 
@@ -118,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "replay":
         return _replay(args)
+    if args.command == "backtest":
+        from solvent.backtest_cli import run
+
+        return run(args)
     parser.print_help(sys.stderr)
     return 2
 

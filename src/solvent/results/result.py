@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from solvent.execution.broker import OrderView
 from solvent.model.money import Money
 from solvent.model.orders import Rejection
 from solvent.model.records import Fill, Trade
+from solvent.results.report import write_report
 
 IntArray = npt.NDArray[np.int64]
 
@@ -168,7 +170,7 @@ class Result:
             ("period", f"{start} .. {end}"),
             ("bars", str(m.get("bars"))),
             ("account", f"{self.settings.get('account')} / validation {self.settings.get('validation')}"),
-            ("initial equity", str(m.get("initial_equity"))),
+            ("starting cash", str(self.account.snapshot().starting_cash)),
             ("final equity", str(self.final_equity)),
             ("total return", pct("total_return")),
             ("CAGR", pct("cagr")),
@@ -186,3 +188,7 @@ class Result:
         for name, value in rows:
             table.add_row(name, value)
         return table
+
+    def report(self, path: str | Path) -> Path:
+        """Write a self-contained HTML report of this run to ``path`` and return it."""
+        return write_report(self, path)

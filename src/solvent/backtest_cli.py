@@ -1,0 +1,257 @@
+"""``solvent backtest``: load a strategy file, run it, print and write the results.
+
+The command's arguments are declared in ``solvent.cli``; this module does the work:
+importing the strategy file, loading the data, running ``solvent.backtest`` and writing
+``summary.json``, ``fills.csv`` and ``equity.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import math
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.status import Status
+
+from solvent.data import read_csv, read_parquet, sample
+from solvent.engine.backtest import backtest
+from solvent.engine.strategy import Strategy
+from solvent.errors import InsufficientFundsError, SolventError
+from solvent.execution.costs import BasisPoints, FixedBps
+
+PROG = "solvent backtest"
+SPINNER_DELAY = 1.0  # seconds before a run shows a spinner
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported on one stderr line, exit code 2."""
+
+
+# -- strategy and data -------------------------------------------------------------------
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import the Python file at ``path`` as a fresh module."""
+    if not path.is_file():
+        raise UsageError(f"strategy file not found: {path}")
+    name = f"_solvent_strategy_{path.stem}_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot import {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look the module up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise UsageError(f"cannot import {path}: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def pick_strategy(module: ModuleType, path: Path, name: str | None) -> type[Strategy]:
+    """Return the module's one ``Strategy`` subclass, or the one called ``name``."""
+    found = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type)
+        and issubclass(obj, Strategy)
+        and obj is not Strategy
+        and obj.__module__ == module.__name__
+    ]
+    if name is not None:
+        for cls in found:
+            if cls.__name__ == name:
+                return cls
+        known = ", ".join(c.__name__ for c in found) or "none"
+        raise UsageError(f"{path} defines no Strategy subclass named {name!r} (found: {known})")
+    if not found:
+        raise UsageError(f"{path} defines no Strategy subclass")
+    if len(found) > 1:
+        names = ", ".join(c.__name__ for c in found)
+        raise UsageError(f"{path} defines several Strategy subclasses ({names}); pick one with --strategy")
+    return found[0]
+
+
+def load_data(spec: str) -> Any:
+    """Return ``sample()`` for ``"sample"``, else read a CSV or Parquet file (or directory)."""
+    if spec == "sample":
+        return sample()
+    path = Path(spec)
+    if not path.exists():
+        raise UsageError(f"data not found: {path}")
+    try:
+        if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+            return read_parquet(path)
+        if path.suffix.lower() in (".csv", ".txt", ".gz"):
+            return read_csv(path)
+    except SolventError as exc:
+        raise UsageError(f"bad data in {path}: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from exc
+    raise UsageError(f"unknown data format {path.suffix!r}: give a .csv or .parquet file, or 'sample'")
+
+
+# -- JSON and CSV --------------------------------------------------------------------------
+
+
+def json_safe(value: Any) -> Any:
+    """Return ``value`` with Decimals as strings, NaN/inf/NaT as null, timestamps as ISO."""
+    if value is None or (isinstance(value, (bool, str, int)) and not isinstance(value, np.generic)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else None
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (pd.Timedelta, timedelta)):
+        return pd.Timedelta(value).isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
+def minor_to_str(minor: int, digits: int) -> str:
+    """Return an amount in minor units as an exact decimal string (``12345, 2 -> "123.45"``)."""
+    if digits == 0:
+        return str(minor)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**digits)
+    return f"{sign}{whole}.{frac:0{digits}d}"
+
+
+def write_outputs(result: Any, out: Path) -> None:
+    """Write ``summary.json``, ``fills.csv``, ``equity.csv`` (and the report if available)."""
+    out.mkdir(parents=True, exist_ok=True)
+    digits = result.account.currency.digits
+    summary = {
+        "final_equity": minor_to_str(int(result.final_equity.minor), digits),
+        "currency": str(result.account.currency.code),
+        "trades": len(result.trades),
+        "fills": len(result.fills),
+        "orders": len(result.orders),
+        "rejections": len(result.rejections),
+        "metrics": json_safe(result.metrics),
+        "settings": json_safe(result.settings),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    fills = result.fills.copy()
+    fills["timestamp"] = [pd.Timestamp(t).isoformat() for t in fills["timestamp"]]
+    fills.to_csv(out / "fills.csv", index=False)
+    stamps = pd.DatetimeIndex(result.equity.index)
+    with (out / "equity.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "equity", "cash"])
+        for ts, eq, cash in zip(
+            stamps, result.equity_minor.tolist(), result.cash_minor.tolist(), strict=True
+        ):
+            w.writerow([ts.isoformat(), minor_to_str(eq, digits), minor_to_str(cash, digits)])
+    if hasattr(result, "report"):
+        result.report(out / "report.html")
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+@dataclass
+class _DelayedSpinner:
+    """Show a Rich status spinner on stderr only if the run lasts longer than ``delay``."""
+
+    console: Console
+    message: str
+    delay: float = SPINNER_DELAY
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._status: Status | None = None
+        self._timer = threading.Timer(self.delay, self._start)
+        self._timer.daemon = True
+
+    def _start(self) -> None:
+        with self._lock:
+            if not self._done:
+                self._status = self.console.status(self.message)
+                self._status.start()
+
+    def __enter__(self) -> _DelayedSpinner:
+        if self.console.is_terminal:
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._done = True
+            if self._status is not None:
+                self._status.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``solvent backtest`` with parsed arguments; return the exit code."""
+    err = Console(stderr=True)
+    try:
+        module = load_module(args.strategy_file)
+        cls = pick_strategy(module, args.strategy_file, args.strategy)
+        data = load_data(args.data)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    params = dict(args.param or [])
+    started = time.perf_counter()
+    try:
+        with _DelayedSpinner(err, f"backtesting {cls.__name__}..."):
+            result = backtest(
+                cls,
+                data,
+                cash=args.cash,
+                account=args.account,
+                commission=None if args.commission_bps is None else BasisPoints(args.commission_bps),
+                slippage=None if args.slippage_bps is None else FixedBps(args.slippage_bps),
+                volume_limit=args.volume_limit,
+                validation=args.validation,
+                **params,
+            )
+    except InsufficientFundsError as exc:
+        print(f"{PROG}: insufficient funds (validation=strict): {exc}", file=sys.stderr)
+        return 1
+    except SolventError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+    console = Console()
+    console.print(result.summary())
+    console.print(
+        f"{cls.__name__} {result.settings['params']}: {len(result.fills)} fills, "
+        f"{len(result.trades)} trades, {len(result.rejections)} refusals in {elapsed:.2f}s",
+        highlight=False,
+    )
+    if args.out is not None:
+        try:
+            write_outputs(result, args.out)
+        except OSError as exc:
+            print(f"{PROG}: cannot write results: {exc}", file=sys.stderr)
+            return 2
+        console.print(f"results -> {args.out}", highlight=False)
+    return 0
