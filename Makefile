@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/solvent backtest examples/sma_cross.py --data sample --commission-bps 10 --out demo-out
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
