@@ -479,8 +479,10 @@ def test_slippage_bps_is_adverse_and_snapped_to_tick(tmp_path: Path) -> None:
 
 
 def test_both_commission_models_is_a_usage_error(tmp_path: Path) -> None:
-    code, _ = _replay(tmp_path, FLAT_100, [], "--commission-bps", "1", "--commission-per-share", "0.01")
-    assert code == 2
+    # The two flags are mutually exclusive in argparse: a usage error, exit status 2.
+    with pytest.raises(SystemExit) as exc:
+        _replay(tmp_path, FLAT_100, [], "--commission-bps", "1", "--commission-per-share", "0.01")
+    assert exc.value.code == 2
 
 
 # -- corporate actions ------------------------------------------------------------------------

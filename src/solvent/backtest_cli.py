@@ -28,11 +28,11 @@ import pandas as pd
 from rich.console import Console
 from rich.status import Status
 
+from solvent.cli import broker_costs
 from solvent.data import read_csv, read_parquet, sample
 from solvent.engine.backtest import backtest
 from solvent.engine.strategy import Strategy
 from solvent.errors import InsufficientFundsError, SolventError
-from solvent.execution.costs import BasisPoints, FixedBps
 
 PROG = "solvent backtest"
 SPINNER_DELAY = 1.0  # seconds before a run shows a spinner
@@ -219,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     params = dict(args.param or [])
+    commission, slippage = broker_costs(args)
     started = time.perf_counter()
     try:
         with _DelayedSpinner(err, f"backtesting {cls.__name__}..."):
@@ -227,9 +228,10 @@ def run(args: argparse.Namespace) -> int:
                 data,
                 cash=args.cash,
                 account=args.account,
-                commission=None if args.commission_bps is None else BasisPoints(args.commission_bps),
-                slippage=None if args.slippage_bps is None else FixedBps(args.slippage_bps),
+                commission=commission,
+                slippage=slippage,
                 volume_limit=args.volume_limit,
+                partial_fills=not args.no_partial,
                 validation=args.validation,
                 **params,
             )

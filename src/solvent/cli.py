@@ -8,8 +8,12 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from solvent import __version__
+
+if TYPE_CHECKING:
+    from solvent.execution.costs import CommissionModel, SlippageModel
 
 
 def _decimal(text: str) -> Decimal:
@@ -67,20 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--cash", required=True, type=_decimal, help="starting cash, exact to the cent")
     rp.add_argument("--account", choices=["cash", "margin"], default="cash")
-    rp.add_argument("--commission-bps", type=_decimal, help="commission in basis points of traded value")
-    rp.add_argument("--commission-per-share", type=_decimal, help="commission per share")
-    rp.add_argument(
-        "--commission-min", type=_decimal, default=Decimal(0), help="minimum commission per order"
-    )
-    rp.add_argument("--slippage-bps", type=_decimal, help="slippage in basis points of price, adverse")
-    rp.add_argument(
-        "--volume-limit",
-        type=_volume_limit,
-        default=Decimal("0.1"),
-        help="share of bar volume a fill may take, or 'none'",
-    )
-    rp.add_argument("--validation", choices=["reject", "warn", "strict", "off"], default="reject")
-    rp.add_argument("--no-partial", action="store_true", help="refuse entries that cannot be afforded whole")
+    _add_broker_flags(rp)
     rp.add_argument("--tick-size", type=_decimal, default=Decimal("0.01"), help="price grid of every symbol")
     rp.add_argument("--out", required=True, type=Path, help="directory for fills/orders/equity/account")
 
@@ -94,15 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     bt.add_argument("--cash", type=_decimal, default=Decimal(100_000), help="starting cash (default 100000)")
     bt.add_argument("--account", choices=["margin", "cash"], default="margin")
-    bt.add_argument("--commission-bps", type=_decimal, help="commission in basis points of traded value")
-    bt.add_argument("--slippage-bps", type=_decimal, help="slippage in basis points of price, adverse")
-    bt.add_argument(
-        "--volume-limit",
-        type=_volume_limit,
-        default=Decimal("0.1"),
-        help="share of bar volume a fill may take, or 'none'",
-    )
-    bt.add_argument("--validation", choices=["reject", "warn", "strict", "off"], default="reject")
+    _add_broker_flags(bt)
     bt.add_argument(
         "--param",
         action="append",
@@ -114,24 +97,46 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _replay(args: argparse.Namespace) -> int:
-    from solvent.errors import InsufficientFundsError, SolventError
-    from solvent.execution.costs import BasisPoints, CommissionModel, FixedBps, PerShare
-    from solvent.replay import ReplaySettings, run_replay, write_outputs
+def _add_broker_flags(p: argparse.ArgumentParser) -> None:
+    """Add the simulated broker's settings, shared by ``replay`` and ``backtest``."""
+    cost = p.add_mutually_exclusive_group()
+    cost.add_argument("--commission-bps", type=_decimal, help="commission in basis points of traded value")
+    cost.add_argument("--commission-per-share", type=_decimal, help="commission per share")
+    p.add_argument("--commission-min", type=_decimal, default=Decimal(0), help="minimum commission per order")
+    p.add_argument("--slippage-bps", type=_decimal, help="slippage in basis points of price, adverse")
+    p.add_argument(
+        "--volume-limit",
+        type=_volume_limit,
+        default=Decimal("0.1"),
+        help="share of bar volume a fill may take, or 'none'",
+    )
+    p.add_argument("--validation", choices=["reject", "warn", "strict", "off"], default="reject")
+    p.add_argument("--no-partial", action="store_true", help="refuse entries that cannot be afforded whole")
 
-    if args.commission_bps is not None and args.commission_per_share is not None:
-        print("solvent replay: give --commission-bps or --commission-per-share, not both", file=sys.stderr)
-        return 2
+
+def broker_costs(args: argparse.Namespace) -> tuple[CommissionModel | None, SlippageModel | None]:
+    """Return the commission and slippage models the broker flags ask for."""
+    from solvent.execution.costs import BasisPoints, FixedBps, PerShare
+
     commission: CommissionModel | None = None
     if args.commission_bps is not None:
         commission = BasisPoints(args.commission_bps)
     elif args.commission_per_share is not None:
         commission = PerShare(args.commission_per_share, minimum=args.commission_min)
+    slippage = None if args.slippage_bps is None else FixedBps(args.slippage_bps)
+    return commission, slippage
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from solvent.errors import InsufficientFundsError, SolventError
+    from solvent.replay import ReplaySettings, run_replay, write_outputs
+
+    commission, slippage = broker_costs(args)
     settings = ReplaySettings(
         cash=args.cash,
         account=args.account,
         commission=commission,
-        slippage=None if args.slippage_bps is None else FixedBps(args.slippage_bps),
+        slippage=slippage,
         volume_limit=args.volume_limit,
         validation=args.validation,
         partial_fills=not args.no_partial,
