@@ -682,3 +682,26 @@ def test_split_adjusts_working_orders_quantity_and_prices() -> None:
     legs = broker.on_bar(day(2), {"A": bar(day(2), "50", "50", "45", "46")})
     assert [(leg.quantity, leg.price) for leg in legs] == [(D(60), D("45.00"))]
     assert broker.view(stop.order_id).is_open
+
+
+def test_order_value_is_sized_at_the_fill_price_with_commission() -> None:
+    # All-in 10,000.00 with 0.1% commission; the next open gaps down to 95.37:
+    # floor(10,000 / (95.37 x 1.001)) = floor(104.75...) = 104 shares; 104 x 95.37 =
+    # 9,918.48 + commission 9.92 = 9,928.40 <= 10,000; 105 would cost 10,023.89.
+    acct, broker = setup(10_000, commission="0.001")
+    v = broker.submit_value("A", "10000", day(0))
+    assert (
+        v.status is OrderStatus.ACCEPTED and v.quantity == 99
+    )  # estimate at the 100.00 close, with commission
+    legs = broker.on_bar(day(1), {"A": flat(day(1), "95.37")})
+    assert [(leg.quantity, leg.price, leg.commission) for leg in legs] == [(D(104), D("95.37"), D("9.92"))]
+    assert acct.cash.amount == D("71.60")
+    assert acct.reserved.amount == 0
+
+
+def test_order_value_too_small_for_one_share_is_cancelled() -> None:
+    acct, broker = setup(10_000)
+    v = broker.submit_value("A", "150", day(0))  # one share at the 100.00 close
+    broker.on_bar(day(1), {"A": flat(day(1), "151")})  # gaps up: 150 buys nothing
+    assert broker.view(v.order_id).status is OrderStatus.CANCELLED
+    assert acct.position_lots("A") == 0 and acct.reserved.amount == 0

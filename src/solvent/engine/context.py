@@ -182,17 +182,14 @@ class Context:
         units = value / (self.last_price(symbol) * inst.multiplier)
         return (units // inst.lot_size) * inst.lot_size  # // truncates toward zero
 
-    def order_value(self, symbol: str, value: Number, *, tag: str | None = None) -> OrderView | None:
-        """Buy (``value > 0``) or sell about ``value`` of ``symbol`` at market.
+    def order_value(self, symbol: str, value: Number, *, tag: str | None = None) -> OrderView:
+        """Buy (``value > 0``) or sell as much of ``symbol`` as ``|value|`` pays for, at market.
 
-        The quantity is ``value / last close`` truncated to the lot step: it is resolved
-        at the last close, not at the (next bar's) fill price, so the fill's value can
-        differ. Returns ``None`` when that quantity is zero.
+        The quantity is resolved at the fill (the next bar's open, after slippage): the
+        most lots whose notional plus commission fits in ``|value|``. ``order_value(sym,
+        ctx.account.cash.amount)`` is an all-in buy that never spends more than the cash.
         """
-        qty = self._lots_of(symbol, to_decimal(value, f"{symbol}.order_value"))
-        if qty == 0:
-            return None
-        return self.order(symbol, qty, tag=tag)
+        return self._broker.submit_value(symbol, value, self.timestamp, tag=tag)
 
     def order_target_percent(self, symbol: str, pct: Number, *, tag: str | None = None) -> OrderView | None:
         """Move ``symbol`` to ``pct`` of net liquidating value at market.

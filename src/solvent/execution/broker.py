@@ -36,7 +36,7 @@ from solvent.execution import matching
 from solvent.execution.costs import CommissionModel, SlippageModel, resolve_commission, resolve_slippage
 from solvent.model.bar import Bar
 from solvent.model.instrument import Instrument
-from solvent.model.money import Money, Number, to_decimal
+from solvent.model.money import Money, Number, to_decimal, to_minor
 from solvent.model.orders import (
     GateWarning,
     Intent,
@@ -80,6 +80,7 @@ class _Working:
     eligible_after: pd.Timestamp | None = None
     deferred: ReasonCode | None = None
     children: tuple[str, ...] = ()
+    value: int | None = None  # order_value: a money budget (commission included) sized at fill
 
     @property
     def remaining(self) -> int:
@@ -209,6 +210,56 @@ class SimulatedBroker:
         )
         self._place(w)
         return self.view(w.order.order_id)
+
+    def submit_value(
+        self,
+        symbol: str,
+        value: Number,
+        timestamp: TimeLike,
+        *,
+        limit: Number | None = None,
+        tif: TimeInForce | str = TimeInForce.GTC,
+        tag: str | None = None,
+        order_id: str | None = None,
+    ) -> OrderView:
+        """Buy (``value > 0``) or sell as much as ``|value|`` pays for, sized at the fill.
+
+        The quantity is resolved on the bar that fills the order: the most lots whose
+        notional plus commission fits in ``|value|`` at the fill price (after
+        slippage), so an all-in buy of ``cash`` spends at most ``cash``. Until then the
+        order is checked and reserved at an estimate from the last close (or the
+        limit). A value that buys nothing at the fill price cancels the order.
+        """
+        inst = self.account.instrument(symbol)
+        budget = to_minor(value, self.account.currency, f"{symbol}.order_value")
+        if budget == 0:
+            raise InvalidInputError(f"{symbol}.order_value", value, "must not be zero")
+        ref = inst.price_ticks(limit, "order.limit") if limit is not None else self._last_close.get(symbol)
+        if ref is None:
+            raise InvalidInputError(
+                f"{symbol}.order_value", value, "no price yet to estimate a quantity from"
+            )
+        side = 1 if budget > 0 else -1
+        est = max(1, self._lots_for_value(inst, abs(budget), ref, 0))
+        otype = OrderType.LIMIT if limit is not None else OrderType.MARKET
+        w = self._build(
+            symbol, inst.quantity(side * est), timestamp, otype,
+            limit, None, None, None, tif, None, tag, None, order_id, None, None, None,
+        )  # fmt: skip
+        w.value = abs(budget)
+        self._place(w)
+        return self.view(w.order.order_id)
+
+    def _lots_for_value(self, inst: Instrument, budget: int, price: int, filled: int) -> int:
+        """Return the most lots whose notional plus commission fits in ``budget``."""
+        per_lot = Fraction(price * inst.k_num, inst.k_den)
+        upper = int(budget / per_lot) + 1 if per_lot > 0 else 0
+
+        def cost(n: int) -> int:
+            notional = abs(rules.notional_minor(price, n, inst.k_num, inst.k_den))
+            return notional + self.commission_model.order_commission(inst, filled + n, notional)
+
+        return gk.affordable_lots(upper, budget, cost)
 
     def submit_bracket(
         self,
@@ -611,6 +662,16 @@ class SimulatedBroker:
             if w.order.tif is TimeInForce.DAY and w.session is None:
                 w.session = ts.date()
             price = self._reference(w, bar)
+            if price is not None and w.value is not None and w.filled == 0:
+                # An order_value order gets its quantity now, at this bar's fill price.
+                fill_at = self._fill_price(w, price, abs(w.lots), bar)
+                lots = self._lots_for_value(w.inst, w.value, fill_at, 0)
+                if lots == 0:
+                    self._finish(
+                        w, OrderStatus.CANCELLED, ts, None, "the value buys nothing at the fill price"
+                    )
+                    continue
+                w.lots = lots if w.order.side > 0 else -lots
             if price is not None:
                 prices[w.order.order_id] = price
                 todo.append(w)
