@@ -179,3 +179,19 @@ def test_parameters_overridden_per_run_class_unchanged() -> None:
     assert BuyOnce.quantity == 100
     assert BuyOnce.parameters == ("quantity",)
     assert SmaCross.parameters == ("fast", "slow", "weight")
+
+
+def test_positions_frame_tracks_quantity_per_bar() -> None:
+    import solvent
+    from solvent.data import sample
+
+    class BuyTwice(solvent.Strategy):
+        def on_bar(self, ctx: solvent.Context) -> None:
+            if ctx.i in (0, 2):
+                ctx.order(ctx.symbols[0], 10)
+
+    r = solvent.backtest(BuyTwice, sample(), cash=100_000, volume_limit=None)
+    col = r.positions[r.positions.columns[0]]
+    # Orders placed after bars 0 and 2 fill at the opens of bars 1 and 3.
+    assert list(col.iloc[:5]) == [0.0, 10.0, 10.0, 20.0, 20.0]
+    assert (r.positions.iloc[:, 1:] == 0).all().all()

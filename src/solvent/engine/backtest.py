@@ -278,6 +278,9 @@ def _result(
         cash_minor=cash_arr,
         margin=margin,
         margin_minor=margin_minor,
+        positions=pd.DataFrame(
+            lots_hist * np.array([float(i.lot_size) for i in insts]), index=index, columns=list(panel.symbols)
+        ),
         orders=orders_frame(broker.orders()),
         fills=fills_frame(broker.fills),
         trades=trades_frame(acct.trades),

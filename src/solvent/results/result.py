@@ -119,6 +119,9 @@ class Result:
     margin
         Per bar: ``buying_power``, ``initial_margin``, ``maintenance_margin`` (floats;
         exact minor units in ``margin_minor``).
+    positions
+        Signed quantity held per symbol (columns) after each bar (index), as floats for
+        analysis and plots; the ledger's exact lots are in ``account``.
     orders, fills, trades, rejections
         One row per record; quantities, prices and money as exact ``Decimal``.
     metrics
@@ -138,6 +141,7 @@ class Result:
     cash_minor: IntArray
     margin: pd.DataFrame
     margin_minor: Mapping[str, IntArray]
+    positions: pd.DataFrame
     orders: pd.DataFrame
     fills: pd.DataFrame
     trades: pd.DataFrame
