@@ -425,14 +425,13 @@ class SimulatedBroker:
         acct = self.account
         acct.advance(ts)
         pos = acct.position_lots(w.order.symbol)
+        _, opening = rules.split_fill(pos, w.lots)
         verdict = gk.check_intent(w.order.intent, pos, w.lots)
         if verdict.ok:
-            _, opening = rules.split_fill(pos, w.lots)
             verdict = gk.check_short(w.inst, acct.kind is AccountKind.CASH, opening)
         if not verdict.ok:
             self._refuse(w, ts, verdict)
             return
-        _, opening = rules.split_fill(pos, w.lots)
         if opening and self.validation is not gk.Validation.OFF:
             price = self._estimate_price(w)
             if price is None:
