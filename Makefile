@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-dev
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,peers]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,peers,bench]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -27,6 +27,11 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -n 2
 
 test: lint typecheck unit
+
+# Benchmarks against the peers (benchmarks/README.md): tens of minutes; writes benchmarks/RESULTS.md.
+# Pass options with ARGS, e.g. make bench ARGS="--quick" or ARGS="--skip-slow --runs 3".
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -133,3 +133,62 @@ def test_bad_data_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert _run(SMA, "--data", str(path)) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert _run(SMA, "--data", str(tmp_path / "missing.csv")) == 2
+
+
+# -- margin calls and the PDT flags (docs/margin.md) -----------------------------------------
+
+BUY_200 = """
+import solvent
+
+
+class BuyOnce(solvent.Strategy):
+    def on_bar(self, ctx):
+        if ctx.i == 0:
+            ctx.order("XYZ", 200)
+"""
+
+
+def test_backtest_writes_events_csv_for_a_leveraged_crash(tmp_path: Path) -> None:
+    strategy = tmp_path / "buy.py"
+    strategy.write_text(BUY_200)
+    data = tmp_path / "bars.csv"
+    rows = ["timestamp,symbol,open,high,low,close,volume"] + [
+        f"2024-01-0{d},XYZ,{p},{p},{p},{p},1000000" for d, p in ((2, 100), (3, 100), (4, 40), (5, 42.5))
+    ]
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    flags = ("--cash", "10000", "--liquidation", "largest_losers_first", "--pdt", "downgrade")
+    code = _run(str(strategy), "--data", str(data), *flags, "--out", str(out))
+    assert code == 0
+    with (out / "events.csv").open(newline="") as fh:
+        events = list(csv.reader(fh))
+    # Bought 200 at 100.00 on 01-03; 01-04 closes at 40.00: NLV -2,000, MM 2,000.
+    assert events == [
+        ["timestamp", "kind", "from", "to", "margin_ratio", "nlv", "maintenance_margin"],
+        ["2024-01-04T00:00:00", "margin", "healthy", "liquidating", "-0.25", "-2000.00", "2000.00"],
+        ["2024-01-04T00:00:00", "trading_state", "active", "halted", "-0.25", "-2000.00", "2000.00"],
+    ]
+    with (out / "fills.csv").open(newline="") as fh:
+        fills = list(csv.DictReader(fh))
+    assert [(f["order_id"], f["quantity"], f["price"], f["tag"]) for f in fills][1] == (
+        "liq1",
+        "-200",
+        "42.50",
+        "liquidation",
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    # Sold at 42.50: cash -10,000 + 8,500 = -1,500, reported as it is.
+    assert summary["final_equity"] == "-1500.00"
+    s = summary["settings"]
+    assert (s["pdt"], s["liquidation"], s["trading_state"]) == ("downgrade", "largest_losers_first", "halted")
+    assert "debit of 2000.00" in s["halted"]
+
+
+def test_backtest_events_csv_has_the_header_when_nothing_happened(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _run(SMA, "--pdt", "off", "--check-extremes", "--out", str(out)) == 0
+    assert (out / "events.csv").read_text().splitlines() == [
+        "timestamp,kind,from,to,margin_ratio,nlv,maintenance_margin"
+    ]
+    settings = json.loads((out / "summary.json").read_text())["settings"]
+    assert (settings["pdt"], settings["check_extremes"]) == (None, True)

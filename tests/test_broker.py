@@ -8,7 +8,9 @@ bars are daily and a bar's timestamp is its open time. An order submitted at ``d
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from _bars import bar, day, flat
@@ -705,3 +707,155 @@ def test_order_value_too_small_for_one_share_is_cancelled() -> None:
     broker.on_bar(day(1), {"A": flat(day(1), "151")})  # gaps up: 150 buys nothing
     assert broker.view(v.order_id).status is OrderStatus.CANCELLED
     assert acct.position_lots("A") == 0 and acct.reserved.amount == 0
+
+
+# -- sessions: market-on-open and market-on-close on intraday bars ------------------------
+
+# Two sessions of one-minute bars (a bar's timestamp is its open time, exchange time):
+# 2024-01-03 09:30, 09:31, 09:32 (the last of that date) and 2024-01-04 09:30, 09:31.
+# Each bar opens at its open and closes 1.00 higher.
+MINUTE_OPENS = [("2024-01-03 09:30", "100"), ("2024-01-03 09:31", "101"), ("2024-01-03 09:32", "102"),
+                ("2024-01-04 09:30", "104"), ("2024-01-04 09:31", "105")]  # fmt: skip
+
+
+def _run_minutes(broker: SimulatedBroker, orders: dict[int, tuple[str, int]]) -> list[tuple[str, Decimal]]:
+    """Feed the minute bars, telling the broker which bar closes its session; submit
+    ``orders[k] = (type, quantity)`` after bar ``k``; return the fills as (time, price)."""
+    out = []
+    for k, (stamp, price) in enumerate(MINUTE_OPENS):
+        ts = pd.Timestamp(stamp)
+        last = k + 1 == len(MINUTE_OPENS) or MINUTE_OPENS[k + 1][0][:10] != stamp[:10]
+        b = bar(ts, price, str(int(price) + 1), price, str(int(price) + 1))
+        legs = broker.on_bar(ts, {"A": b}, session_close=last)
+        out += [(str(leg.timestamp.time())[:5], leg.price) for leg in legs]
+        if k in orders:
+            otype, qty = orders[k]
+            broker.submit("A", qty, ts, type=otype)
+    return out
+
+
+def test_market_on_close_placed_mid_session_fills_at_that_sessions_last_close() -> None:
+    _, broker = setup(100_000)
+    # Placed after 09:30: 09:31 is not the session's last bar; 09:32 is: its close, 103.00.
+    assert _run_minutes(broker, {0: ("market_on_close", 10)}) == [("09:32", D("103.00"))]
+
+
+def test_market_on_close_placed_after_the_last_bar_fills_at_the_next_sessions_close() -> None:
+    _, broker = setup(100_000)
+    # Placed after 09:32 of 01-03 (that session is over): the next session closes at
+    # 09:31 on 01-04, at 106.00.
+    fills = _run_minutes(broker, {2: ("market_on_close", 10)})
+    assert fills == [("09:31", D("106.00"))]
+
+
+def test_market_on_open_placed_mid_session_waits_for_the_next_sessions_first_open() -> None:
+    _, broker = setup(100_000)
+    # Placed after 09:30 of 01-03: 09:31 and 09:32 do not open a session; 09:30 of
+    # 01-04 does, at 104.00. A market order placed alongside fills at 09:31's 101.00.
+    fills = _run_minutes(broker, {0: ("market_on_open", 10), 1: ("market", 5)})
+    assert fills == [("09:32", D("102.00")), ("09:30", D("104.00"))]
+
+
+def test_market_on_close_daily_bars_fill_at_the_next_bars_close() -> None:
+    _, broker = setup(100_000)
+    o = broker.submit("A", 10, day(0), type="market_on_close")
+    # No session information: a daily bar is its own session.
+    legs = broker.on_bar(day(1), {"A": bar(day(1), "100", "103", "99", "102")})
+    assert [leg.price for leg in legs] == [D("102.00")]
+    assert broker.view(o.order_id).status is OrderStatus.FILLED
+
+
+# -- same-bar fills (look-ahead, opt-in) ---------------------------------------------------
+
+
+def test_same_bar_close_market_order_fills_at_its_own_bars_close() -> None:
+    acct, broker = setup(10_000, fill_timing="same_bar_close")
+    b1 = bar(day(1), "100", "104", "99", "103")
+    broker.on_bar(day(1), {"A": b1})
+    o = broker.submit("A", 10, day(1))  # decided after seeing bar 1's close
+    legs = broker.fill_at_close(day(1), {"A": b1})
+    assert [(leg.timestamp, leg.quantity, leg.price) for leg in legs] == [(day(1), D(10), D("103.00"))]
+    assert broker.view(o.order_id).status is OrderStatus.FILLED
+    assert acct.cash.amount == D("8970.00")  # 10,000 - 10 x 103.00
+
+
+def test_same_bar_close_limit_not_met_at_close_works_from_the_next_bar() -> None:
+    _, broker = setup(10_000, fill_timing="same_bar_close")
+    b1 = bar(day(1), "100", "104", "99", "103")
+    broker.on_bar(day(1), {"A": b1})
+    o = broker.submit("A", 10, day(1), type="limit", limit="101")
+    assert broker.fill_at_close(day(1), {"A": b1}) == []  # 103.00 is above the limit
+    legs = broker.on_bar(day(2), {"A": bar(day(2), "102", "102", "100", "100")})
+    assert [leg.price for leg in legs] == [D("101.00")]  # touched on bar 2
+    assert broker.view(o.order_id).status is OrderStatus.FILLED
+
+
+def test_same_bar_close_shares_the_bars_volume_cap_with_the_regular_pass() -> None:
+    # 10% of 1,000 = 100 shares per bar: an older order takes 70 at the open, the
+    # same-bar order gets the 30 left at the close and the rest from the next bar.
+    _, broker = setup(100_000, fill_timing="same_bar_close", volume_limit="0.1")
+    broker.submit("A", 70, day(0))
+    b1 = bar(day(1), "100", "101", "99", "100", volume=1_000)
+    broker.on_bar(day(1), {"A": b1})
+    o = broker.submit("A", 50, day(1))
+    legs = broker.fill_at_close(day(1), {"A": b1})
+    assert [leg.quantity for leg in legs] == [D(30)]
+    assert broker.view(o.order_id).status is OrderStatus.PARTIALLY_FILLED
+
+
+def test_fill_at_close_refused_without_same_bar_timing() -> None:
+    _, broker = setup(10_000)
+    with pytest.raises(InvalidInputError, match="same_bar_close"):
+        broker.fill_at_close(day(1), {"A": flat(day(1), "100")})
+
+
+# -- why an order works less than asked ----------------------------------------------------
+
+
+def test_order_cut_at_placement_carries_scaled_down_reason_and_accepted_quantity() -> None:
+    from solvent.results.result import orders_frame
+
+    acct, broker = setup(10_000)
+    o = broker.submit("A", 150, day(0))  # 10,000 at the 100.00 estimate buys 100
+    assert o.status is OrderStatus.ACCEPTED and o.quantity == 100
+    assert o.reason is ReasonCode.SCALED_DOWN
+    assert [(w.reason, w.detail) for w in broker.warnings] == [
+        (ReasonCode.SCALED_DOWN, "cut to 100 (affordable part)")
+    ]
+    broker.on_bar(day(1), {"A": flat(day(1), "100")})
+    v = broker.view(o.order_id)
+    assert (v.status, v.filled_quantity, v.reason) == (OrderStatus.FILLED, 100, ReasonCode.SCALED_DOWN)
+    refused = broker.submit("B", 10, day(1))  # no cash left: refused, nothing accepted
+    frame = orders_frame(broker.orders()).set_index("order_id")
+    assert frame.loc[o.order_id, ["quantity", "accepted_quantity", "status", "reason"]].tolist() == [
+        D(150),
+        D(100),
+        "filled",
+        "SCALED_DOWN",
+    ]
+    assert frame.loc[refused.order_id, ["accepted_quantity", "reason"]].tolist() == [
+        D(0),
+        "INSUFFICIENT_BUYING_POWER",
+    ]
+    assert acct.cash.amount == 0
+
+
+def test_replay_orders_csv_adds_accepted_quantity_and_scaled_down(tmp_path: Path) -> None:
+    from solvent.cli import main
+
+    bars = tmp_path / "bars.csv"
+    day_bars = [f"2024-01-0{d},AAA,100,100,100,100,100000" for d in (2, 3)]
+    bars.write_text("\n".join(["timestamp,symbol,open,high,low,close,volume", *day_bars]) + "\n")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("timestamp,symbol,quantity,type,limit,stop,tif,tag\n2024-01-02,AAA,150,market,,,,\n")
+    out = tmp_path / "out"
+    assert (
+        main(["replay", "--bars", str(bars), "--orders", str(orders), "--cash", "10000", "--out", str(out)])
+        == 0
+    )
+    rows = (out / "orders.csv").read_text().splitlines()
+    # 10,000 buys 100 of the 150 at 100.00: cut at placement, then filled whole.
+    assert rows == [
+        "order_id,timestamp,symbol,quantity,type,status,filled_quantity,avg_fill_price,reason,accepted_quantity",
+        "1,2024-01-02,AAA,150,market,filled,100,100.00,SCALED_DOWN,100",
+    ]

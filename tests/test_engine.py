@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -195,3 +196,129 @@ def test_positions_frame_tracks_quantity_per_bar() -> None:
     # Orders placed after bars 0 and 2 fill at the opens of bars 1 and 3.
     assert list(col.iloc[:5]) == [0.0, 10.0, 10.0, 20.0, 20.0]
     assert (r.positions.iloc[:, 1:] == 0).all().all()
+
+
+# -- fill timing, sessions, progress, quiet bars ------------------------------------------
+
+
+def test_same_bar_close_fills_at_the_decision_bars_close_and_says_look_ahead(tmp_path: Path) -> None:
+    data = panel({"AAA": [10.0, 11.0, 12.0, 13.0, 14.0]}, {"AAA": [10.5, 11.5, 12.5, 13.5, 14.5]})
+    res = backtest(BuyOnce, data, cash=10_000, fill_timing="same_bar_close")
+    # Ordered on bar 0 and filled at bar 0's own close, 10.50: cash 8,950.00 from bar 0.
+    assert res.fills[["timestamp", "quantity", "price"]].values.tolist() == [
+        [pd.Timestamp(STAMPS[0]), Decimal(100), Decimal("10.50")]
+    ]
+    assert res.cash_minor.tolist() == [895_000] * 5
+    assert res.equity_minor.tolist() == [1_000_000, 1_010_000, 1_020_000, 1_030_000, 1_040_000]
+    assert res.settings["fill_timing"] == "same_bar_close" and res.settings["look_ahead"] is True
+    assert "LOOK-AHEAD" in str(res.summary().title)
+    html = res.report(tmp_path / "r.html").read_text()
+    assert 'id="look-ahead"' in html and "LOOK-AHEAD" in html
+    default = backtest(BuyOnce, data, cash=10_000)
+    assert default.settings["look_ahead"] is False
+    assert 'id="look-ahead"' not in default.report(tmp_path / "d.html").read_text()
+
+
+def test_backtest_cli_fill_timing_flag_writes_look_ahead_setting(tmp_path: Path) -> None:
+    import json
+
+    from solvent.cli import main
+
+    out = tmp_path / "out"
+    args = ["backtest", "examples/sma_cross.py", "--fill-timing", "same_bar_close", "--out", str(out)]
+    assert main(args) == 0
+    settings = json.loads((out / "summary.json").read_text())["settings"]
+    assert settings["fill_timing"] == "same_bar_close" and settings["look_ahead"] is True
+    assert "LOOK-AHEAD" in (out / "report.html").read_text()
+
+
+class CloseOfDay(Strategy):
+    def on_bar(self, ctx: Context) -> None:
+        if ctx.i in (1, 3):
+            ctx.order("AAA", 10, type="market_on_close")
+
+
+def test_market_on_close_on_minute_bars_fills_at_each_sessions_last_close() -> None:
+    # Two sessions of three one-minute bars; bar k closes at 100 + k.
+    stamps = (
+        pd.to_datetime([f"2024-01-0{d} 09:3{m}" for d in (3, 4) for m in range(3)]).as_unit("ns").to_numpy()
+    )
+    o = np.array([[100.0 + k] for k in range(6)])
+    c = o + 0.5
+    data = BarData(stamps, ["AAA"], o, c, o, c, np.full(o.shape, 1e6))
+    res = backtest(CloseOfDay, data, cash=10_000)
+    # Placed after 09:31 of day 1: fills at 09:32's close 102.50. Placed after 09:30 of
+    # day 2 (bar 3): fills at that session's last close, 09:32's 105.50.
+    assert res.fills[["timestamp", "price"]].values.tolist() == [
+        [pd.Timestamp(stamps[2]), Decimal("102.50")],
+        [pd.Timestamp(stamps[5]), Decimal("105.50")],
+    ]
+
+
+class BuyFirstSymbol(Strategy):
+    def on_bar(self, ctx: Context) -> None:
+        if ctx.i == 0:
+            ctx.order(ctx.symbols[0], 10)
+
+
+def test_progress_callback_counts_bars_up_to_the_total() -> None:
+    calls: list[tuple[int, int]] = []
+    data = sample()
+    backtest(BuyFirstSymbol, data, cash=10_000, progress=lambda d, t: calls.append((d, t)))
+    total = len(data)
+    assert calls[-1] == (total, total)
+    assert 150 <= len(calls) <= 250  # about 200 updates: the bar costs nothing measurable
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and all(t == total for _, t in calls)
+
+
+def test_delayed_progress_draws_a_bar_of_bars_done() -> None:
+    import io
+
+    from rich.console import Console
+
+    from solvent.backtest_cli import DelayedProgress
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=100)
+    with DelayedProgress(console, "backtesting X", delay=0.0) as bar:
+        deadline = time.perf_counter() + 5
+        while bar._bar is None and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        bar.update(500, 2000)
+        assert bar._bar is not None
+        bar._bar.refresh()
+    assert "backtesting X" in buf.getvalue() and "500/2000" in buf.getvalue()
+
+
+def test_delayed_progress_short_run_draws_nothing() -> None:
+    import io
+
+    from rich.console import Console
+
+    from solvent.backtest_cli import DelayedProgress
+
+    buf = io.StringIO()
+    with DelayedProgress(Console(file=buf, force_terminal=True), "x", delay=60) as bar:
+        bar.update(1, 2)
+    assert buf.getvalue() == ""
+
+
+def test_quiet_bars_skip_matching_only_bars_with_working_orders_are_matched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from solvent.execution.broker import SimulatedBroker
+
+    calls: list[pd.Timestamp] = []
+    match = SimulatedBroker._match
+
+    def counting(self: SimulatedBroker, ts: pd.Timestamp, *args: object, **kwargs: object) -> object:
+        calls.append(ts)
+        return match(self, ts, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SimulatedBroker, "_match", counting)
+    data = panel({"AAA": [10.0 + i % 7 for i in range(60)]})
+    res = backtest(BuyFirstSymbol, data, cash=100_000)
+    # One order, placed after bar 0: the broker matches bar 1 and no other.
+    assert calls == [pd.Timestamp(data.timestamps[1])]
+    assert len(res.equity) == len(data) and len(res.fills) == 1

@@ -35,6 +35,7 @@ ORDER_COLS = [
     "filled_quantity",
     "avg_fill_price",
     "reason",
+    "accepted_quantity",
 ]
 EQUITY_COLS = ["timestamp", "cash", "nlv", "buying_power", "initial_margin", "maintenance_margin"]
 
@@ -72,7 +73,8 @@ def _fills(out: Path) -> list[list[str]]:
 
 
 def _orders(out: Path) -> list[list[str]]:
-    return _rows(out / "orders.csv", ORDER_COLS)
+    # The cells up to ``reason``; ``accepted_quantity`` is checked in tests/test_broker.py.
+    return [row[:-1] for row in _rows(out / "orders.csv", ORDER_COLS)]
 
 
 def _equity(out: Path) -> list[list[str]]:
@@ -364,7 +366,9 @@ def test_default_scale_down_fills_the_affordable_part(tmp_path: Path) -> None:
     code, out = _replay(tmp_path, FLAT_100, ["2024-01-02,AAA,150,market,,,,"], cash="10000")
     assert code == 0
     assert _fills(out) == [["2024-01-03", "1", "AAA", "BUY", "100", "100.00", "0.00", "0.00", ""]]
-    assert _orders(out) == [["1", "2024-01-02", "AAA", "150", "market", "filled", "100", "100.00", ""]]
+    assert _orders(out) == [
+        ["1", "2024-01-02", "AAA", "150", "market", "filled", "100", "100.00", "SCALED_DOWN"]
+    ]
     assert _equity(out)[-1] == ["2024-01-03", "0.00", "10000.00", "0.00", "10000.00", "10000.00"]
 
 
@@ -713,4 +717,127 @@ def test_console_script_subprocess_round_trip(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     # 30 x 100.00 = 3000.00 -> cash 7000.00.
     assert _account(out)["cash"] == "7000.00"
-    assert sorted(p.name for p in out.iterdir()) == ["account.json", "equity.csv", "fills.csv", "orders.csv"]
+    names = ["account.json", "equity.csv", "events.csv", "fills.csv", "orders.csv"]
+    assert sorted(p.name for p in out.iterdir()) == names
+
+
+# -- margin calls, liquidation and the Pattern Day Trader rule (docs/margin.md) ----------------
+
+EVENT_COLS = ["timestamp", "kind", "from", "to", "margin_ratio", "nlv", "maintenance_margin"]
+CRASH = [
+    "2024-01-02,XYZ,100.00,100.00,100.00,100.00,1000000",
+    "2024-01-03,XYZ,100.00,100.00,100.00,100.00,1000000",
+    "2024-01-04,XYZ,40.00,41.00,39.00,40.00,1000000",
+    "2024-01-05,XYZ,42.50,43.00,42.00,42.50,1000000",
+    "2024-01-08,XYZ,50.00,50.00,50.00,50.00,1000000",
+]
+
+
+def _events(out: Path) -> list[list[str]]:
+    return _rows(out / "events.csv", EVENT_COLS)
+
+
+def test_leveraged_crash_replay_halts_liquidates_next_bar_and_reports_the_debit(tmp_path: Path) -> None:
+    code, out = _replay(
+        tmp_path, CRASH, ["2024-01-02,XYZ,200,market,,,,lev"], "--account", "margin", cash="10000"
+    )
+    assert code == 0
+    # 01-03: bought 200 at 100.00 on 10,000: cash -10,000, NLV 10,000, 50%: healthy.
+    # 01-04 close 40.00: value 8,000, NLV -2,000, MM 25% = 2,000, ratio -0.25 -> halted.
+    assert _events(out) == [
+        ["2024-01-04", "margin", "healthy", "liquidating", "-0.25", "-2000.00", "2000.00"],
+        ["2024-01-04", "trading_state", "active", "halted", "-0.25", "-2000.00", "2000.00"],
+    ]
+    # The liquidation fills at the next bar's open: 200 x 42.50 = 8,500.
+    assert _fills(out) == [
+        ["2024-01-03", "1", "XYZ", "BUY", "200", "100.00", "0.00", "0.00", "lev"],
+        ["2024-01-05", "liq1", "XYZ", "SELL", "200", "42.50", "0.00", "0.00", "liquidation"],
+    ]
+    acct = _account(out)
+    # cash -10,000 + 8,500 = -1,500: flat, a debit of 1,500 owed; the rebound does not help.
+    assert (acct["cash"], acct["nlv"], acct["debit"]) == ("-1500.00", "-1500.00", "1500.00")
+    assert acct["positions"] == {}
+    assert acct["trading_state"] == "halted"
+    assert isinstance(acct["halted"], str) and "debit of 2000.00" in acct["halted"]
+    settings = acct["settings"]
+    assert isinstance(settings, dict)
+    assert (settings["pdt"], settings["liquidation"]) == ("block", "smallest_first_then_losers")
+    assert _orders(out) == [["1", "2024-01-02", "XYZ", "200", "market", "filled", "200", "100.00", ""]]
+
+
+def test_replay_margin_call_then_largest_losers_first_liquidation(tmp_path: Path) -> None:
+    bars = []
+    for d, a, b in (("02", 50, 50), ("03", 50, 50), ("04", 60, 20), ("05", 60, 20), ("08", 60, 20)):
+        bars += [
+            f"2024-01-{d},AAA,{a}.00,{a}.00,{a}.00,{a}.00,1000000",
+            f"2024-01-{d},BBB,{b}.00,{b}.00,{b}.00,{b}.00,1000000",
+        ]
+    orders = ["2024-01-02,AAA,100,market,,,,", "2024-01-02,BBB,100,market,,,,"]
+    flags = ("--account", "margin", "--liquidation", "largest_losers_first")
+    code, out = _replay(tmp_path, bars, orders, *flags, cash="5000")
+    assert code == 0
+    # 01-03: 10,000 of stock on 5,000 (50%). 01-04: AAA 6,000 (+1,000), BBB 2,000
+    # (-3,000): NLV -5,000 + 8,000 = 3,000 on 8,000 = 37.5% > 35%: healthy, no event.
+    assert _events(out) == []
+    code, out = _replay(tmp_path, bars, orders, *flags, "--margin-bands", "0.45,0.4,0.1", cash="5000")
+    assert code == 0
+    # With a 40% call, 37.5% is a call on 01-04 (MM 1,500 + 500), still one at 01-05's
+    # check: the largest loser BBB goes first, gross <= 3,000 / 40% = 7,500 -> sell
+    # 500 / 20 = 25 BBB at 01-08's open; then 3,000 / 7,500 = 40%: at risk, cured.
+    assert _events(out) == [
+        ["2024-01-04", "margin", "healthy", "margin_call", "0.375", "3000.00", "2000.00"],
+        ["2024-01-04", "trading_state", "active", "reduce_only", "0.375", "3000.00", "2000.00"],
+        ["2024-01-08", "margin", "margin_call", "at_risk", "0.4", "3000.00", "1875.00"],
+        ["2024-01-08", "trading_state", "reduce_only", "active", "0.4", "3000.00", "1875.00"],
+    ]
+    assert _fills(out)[2:] == [
+        ["2024-01-08", "liq1", "BBB", "SELL", "25", "20.00", "0.00", "0.00", "liquidation"]
+    ]
+    acct = _account(out)
+    assert acct["settings"]["margin_bands"] == {"at_risk": "0.45", "margin_call": "0.4", "liquidating": "0.1"}  # type: ignore[index]
+    assert (acct["trading_state"], acct["debit"]) == ("active", "0.00")
+
+
+def _intraday_day_trades() -> tuple[list[str], list[str]]:
+    """Four sessions (Mon 8th - Thu 11th), each: buy 10 at 10:30, sell them at 11:30."""
+    bars, orders = [], []
+    for d in (8, 9, 10, 11):
+        for h in (9, 10, 11):
+            bars.append(f"2024-01-{d:02d} {h:02d}:30,XYZ,100.00,100.00,100.00,100.00,100000")
+        orders += [f"2024-01-{d:02d} 09:30,XYZ,10,market,,,,", f"2024-01-{d:02d} 10:30,XYZ,-10,market,,,,"]
+    return bars, orders
+
+
+def test_replay_pdt_block_refuses_the_fourth_day_trade(tmp_path: Path) -> None:
+    bars, orders = _intraday_day_trades()
+    code, out = _replay(tmp_path, bars, orders, "--account", "margin", cash="24500")
+    assert code == 0
+    rows = _orders(out)
+    assert [r[5] for r in rows] == ["filled"] * 7 + ["rejected"]
+    assert rows[7][8] == "PDT_RESTRICTED"
+    acct = _account(out)
+    assert acct["positions"] == {"XYZ": {"quantity": "10", "avg_price": "100.00", "market_value": "1000.00"}}
+    assert (acct["day_trades"], acct["pdt_restricted"], acct["mode"]) == (3, True, "margin")
+
+
+def test_replay_pdt_downgrade_falls_back_to_cash_buying_power(tmp_path: Path) -> None:
+    bars, orders = _intraday_day_trades()
+    code, out = _replay(tmp_path, bars, orders, "--account", "margin", "--pdt", "downgrade", cash="24500")
+    assert code == 0
+    assert {r[5] for r in _orders(out)} == {"filled"}
+    acct = _account(out)
+    assert (acct["day_trades"], acct["pdt_restricted"], acct["mode"]) == (4, True, "cash")
+    assert acct["buying_power"] == "24500.00"  # the cash; Reg T would be 49,000.00
+    assert acct["settings"]["pdt"] == "downgrade"  # type: ignore[index]
+
+
+def test_replay_pdt_off_and_bad_risk_flags(tmp_path: Path) -> None:
+    bars, orders = _intraday_day_trades()
+    code, out = _replay(tmp_path, bars, orders, "--account", "margin", "--pdt", "off", cash="24500")
+    assert code == 0
+    assert _account(out)["pdt_restricted"] is False
+    with pytest.raises(SystemExit) as exc:
+        _replay(tmp_path, bars, orders, "--pdt", "sometimes")
+    assert exc.value.code == 2
+    assert _replay(tmp_path, bars, orders, "--margin-bands", "0.2,0.25,0.1")[0] == 2
+    assert _replay(tmp_path, bars, orders, "--holiday", "someday")[0] == 2

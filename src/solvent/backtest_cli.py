@@ -2,7 +2,7 @@
 
 The command's arguments are declared in ``solvent.cli``; this module does the work:
 importing the strategy file, loading the data, running ``solvent.backtest`` and writing
-``summary.json``, ``fills.csv`` and ``equity.csv``.
+``summary.json``, ``fills.csv``, ``equity.csv`` and ``events.csv``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,16 +25,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.status import Status
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from solvent.cli import broker_costs
+from solvent.cli import broker_costs, risk_settings
 from solvent.data import read_csv, read_parquet, sample
 from solvent.engine.backtest import backtest
 from solvent.engine.strategy import Strategy
 from solvent.errors import InsufficientFundsError, SolventError
+from solvent.results.result import EVENT_COLUMNS
 
 PROG = "solvent backtest"
-SPINNER_DELAY = 1.0  # seconds before a run shows a spinner
+PROGRESS_DELAY = 1.0  # seconds before a run shows its progress bar
 
 
 class UsageError(Exception):
@@ -142,7 +142,7 @@ def minor_to_str(minor: int, digits: int) -> str:
 
 
 def write_outputs(result: Any, out: Path) -> None:
-    """Write ``summary.json``, ``fills.csv``, ``equity.csv`` (and the report if available)."""
+    """Write ``summary.json``, ``fills.csv``, ``equity.csv``, ``events.csv`` and the report."""
     out.mkdir(parents=True, exist_ok=True)
     digits = result.account.currency.digits
     summary = {
@@ -167,6 +167,11 @@ def write_outputs(result: Any, out: Path) -> None:
             stamps, result.equity_minor.tolist(), result.cash_minor.tolist(), strict=True
         ):
             w.writerow([ts.isoformat(), minor_to_str(eq, digits), minor_to_str(cash, digits)])
+    with (out / "events.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(EVENT_COLUMNS)
+        for row in result.events.itertuples(index=False):
+            w.writerow([pd.Timestamp(row[0]).isoformat(), *row[1:4], format(row[4], "f"), row[5], row[6]])
     if hasattr(result, "report"):
         result.report(out / "report.html")
 
@@ -174,28 +179,50 @@ def write_outputs(result: Any, out: Path) -> None:
 # -- the command ---------------------------------------------------------------------------
 
 
-@dataclass
-class _DelayedSpinner:
-    """Show a Rich status spinner on stderr only if the run lasts longer than ``delay``."""
+class DelayedProgress:
+    """A progress bar (bars done of total) on stderr, shown once a run lasts ``delay`` s.
 
-    console: Console
-    message: str
-    delay: float = SPINNER_DELAY
+    ``update`` is ``backtest``'s ``progress`` callback, called about 200 times per run:
+    it only stores the count until the bar is up, so a short run prints nothing and a
+    long one costs nothing measurable. Nothing is drawn when stderr is not a terminal.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(self, console: Console, label: str, delay: float = PROGRESS_DELAY) -> None:
+        self.console = console
+        self.label = label
         self._lock = threading.Lock()
         self._done = False
-        self._status: Status | None = None
-        self._timer = threading.Timer(self.delay, self._start)
+        self._count = (0, 0)
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._timer = threading.Timer(delay, self._start)
         self._timer.daemon = True
+
+    def update(self, done: int, total: int) -> None:
+        """Record that ``done`` of ``total`` bars are processed."""
+        with self._lock:
+            self._count = (done, total)
+            if self._bar is not None and self._task is not None:
+                self._bar.update(self._task, completed=done, total=total)
 
     def _start(self) -> None:
         with self._lock:
-            if not self._done:
-                self._status = self.console.status(self.message)
-                self._status.start()
+            if self._done:
+                return
+            done, total = self._count
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("bars"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._task = self._bar.add_task(self.label, total=total or None, completed=done)
+            self._bar.start()
 
-    def __enter__(self) -> _DelayedSpinner:
+    def __enter__(self) -> DelayedProgress:
         if self.console.is_terminal:
             self._timer.start()
         return self
@@ -204,8 +231,8 @@ class _DelayedSpinner:
         self._timer.cancel()
         with self._lock:
             self._done = True
-            if self._status is not None:
-                self._status.stop()
+            if self._bar is not None:
+                self._bar.stop()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -220,9 +247,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     params = dict(args.param or [])
     commission, slippage = broker_costs(args)
+    try:
+        risk = risk_settings(args)
+    except SolventError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     try:
-        with _DelayedSpinner(err, f"backtesting {cls.__name__}..."):
+        with DelayedProgress(err, f"backtesting {cls.__name__}") as bar:
             result = backtest(
                 cls,
                 data,
@@ -233,6 +265,9 @@ def run(args: argparse.Namespace) -> int:
                 volume_limit=args.volume_limit,
                 partial_fills=not args.no_partial,
                 validation=args.validation,
+                fill_timing=args.fill_timing,
+                progress=bar.update,
+                **risk,
                 **params,
             )
     except InsufficientFundsError as exc:

@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from solvent import __version__
 
 if TYPE_CHECKING:
     from solvent.execution.costs import CommissionModel, SlippageModel
+    from solvent.risk.monitor import MarginBands
 
 
 def _decimal(text: str) -> Decimal:
@@ -29,6 +30,17 @@ def _decimal(text: str) -> Decimal:
 
 def _volume_limit(text: str) -> Decimal | None:
     return None if text.strip().lower() == "none" else _decimal(text)
+
+
+def _bands(text: str) -> tuple[Decimal, Decimal, Decimal]:
+    """Parse ``AT_RISK,MARGIN_CALL,LIQUIDATING`` margin-ratio thresholds (``0.35,0.25,0.10``)."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not AT_RISK,MARGIN_CALL,LIQUIDATING (e.g. 0.35,0.25,0.10)"
+        )
+    a, b, c = (_decimal(p) for p in parts)
+    return a, b, c
 
 
 def _param(text: str) -> tuple[str, int | float | str]:
@@ -87,6 +99,12 @@ def _build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--account", choices=["margin", "cash"], default="margin")
     _add_broker_flags(bt)
     bt.add_argument(
+        "--fill-timing",
+        choices=["next_bar", "same_bar_close"],
+        default="next_bar",
+        help="next_bar (default), or same_bar_close: fill at the close the strategy saw (LOOK-AHEAD)",
+    )
+    bt.add_argument(
         "--param",
         action="append",
         type=_param,
@@ -112,6 +130,61 @@ def _add_broker_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--validation", choices=["reject", "warn", "strict", "off"], default="reject")
     p.add_argument("--no-partial", action="store_true", help="refuse entries that cannot be afforded whole")
+    p.add_argument(
+        "--pdt",
+        choices=["block", "downgrade", "off"],
+        default="block",
+        help="Pattern Day Trader policy under $25,000 (default block)",
+    )
+    p.add_argument(
+        "--liquidation",
+        choices=["smallest_first_then_losers", "largest_losers_first"],
+        default="smallest_first_then_losers",
+        help="the order a margin-call liquidation sells in",
+    )
+    p.add_argument(
+        "--margin-bands",
+        type=_bands,
+        metavar="AT_RISK,CALL,LIQ",
+        help="margin-ratio thresholds (default 0.35,0.25,0.10)",
+    )
+    p.add_argument(
+        "--check-extremes",
+        action="store_true",
+        help="check margin at each bar's adverse extreme (low for longs, high for shorts), not its close",
+    )
+    p.add_argument(
+        "--holiday",
+        action="append",
+        metavar="YYYY-MM-DD",
+        help="market holiday for the PDT window; repeatable",
+    )
+
+
+class RiskFlags(TypedDict):
+    """The margin and PDT settings of the broker flags (keyword arguments)."""
+
+    pdt: str | None
+    liquidation: str
+    margin_bands: MarginBands | None
+    check_extremes: bool
+    holidays: tuple[str, ...]
+
+
+def risk_settings(args: argparse.Namespace) -> RiskFlags:
+    """Return the margin and PDT keyword arguments the broker flags ask for."""
+    bands = None
+    if args.margin_bands is not None:
+        from solvent.risk.monitor import MarginBands
+
+        bands = MarginBands(*args.margin_bands)
+    return {
+        "pdt": None if args.pdt == "off" else str(args.pdt),
+        "liquidation": args.liquidation,
+        "margin_bands": bands,
+        "check_extremes": args.check_extremes,
+        "holidays": tuple(args.holiday or ()),
+    }
 
 
 def broker_costs(args: argparse.Namespace) -> tuple[CommissionModel | None, SlippageModel | None]:
@@ -132,6 +205,11 @@ def _replay(args: argparse.Namespace) -> int:
     from solvent.replay import ReplaySettings, run_replay, write_outputs
 
     commission, slippage = broker_costs(args)
+    try:
+        risk = risk_settings(args)
+    except SolventError as exc:
+        print(f"solvent replay: {exc}", file=sys.stderr)
+        return 2
     settings = ReplaySettings(
         cash=args.cash,
         account=args.account,
@@ -141,6 +219,7 @@ def _replay(args: argparse.Namespace) -> int:
         validation=args.validation,
         partial_fills=not args.no_partial,
         tick_size=args.tick_size,
+        **risk,
     )
     try:
         result = run_replay(args.bars, args.orders, settings)
@@ -161,6 +240,8 @@ def _replay(args: argparse.Namespace) -> int:
     )
     if args.validation in ("off", "warn"):
         print(f"note: validation={args.validation}: orders the account could not afford were not refused")
+    if result.broker.halt_reason is not None:
+        print(f"note: trading halted: {result.broker.halt_reason}")
     return 0
 
 

@@ -25,8 +25,11 @@ from solvent.execution.broker import SimulatedBroker
 from solvent.execution.costs import CommissionModel, SlippageModel
 from solvent.model.bar import Bar
 from solvent.model.instrument import Instrument
-from solvent.model.money import to_decimal
+from solvent.model.money import Money, to_decimal
+from solvent.model.orders import OrderStatus
 from solvent.model.records import to_timestamp
+from solvent.results.result import EVENT_COLUMNS
+from solvent.risk.monitor import MarginBands
 
 _BAR_COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
 _ORDER_COLUMNS = ("timestamp", "symbol", "quantity", "type")
@@ -47,6 +50,11 @@ class ReplaySettings:
     validation: str = "reject"
     partial_fills: bool = True
     tick_size: Decimal = Decimal("0.01")
+    pdt: str | None = "block"
+    liquidation: str = "smallest_first_then_losers"
+    margin_bands: MarginBands | None = None
+    check_extremes: bool = False
+    holidays: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +124,11 @@ def run_replay(bars_path: Path, orders_path: Path, settings: ReplaySettings) -> 
         volume_limit=settings.volume_limit,
         partial_fills=settings.partial_fills,
         validation=settings.validation,
+        pdt=settings.pdt,
+        liquidation=settings.liquidation,
+        margin_bands=settings.margin_bands,
+        check_extremes=settings.check_extremes,
+        holidays=settings.holidays,
     )
     by_symbol = {i.symbol: i for i in instruments}
     order_rows = sorted(range(len(orders)), key=lambda i: (orders["_ts"].iloc[i], i))
@@ -156,6 +169,10 @@ def run_replay(bars_path: Path, orders_path: Path, settings: ReplaySettings) -> 
 
     # Timestamps are written back exactly as the input spelled them.
     labels = dict(zip(bars["_ts"], bars["timestamp"], strict=True))
+    # A session is a calendar date: its last timestamp in the file closes it (the close
+    # market-on-close orders fill at). The bars file is the schedule, known up front.
+    stamps = sorted(labels)
+    closes_session = {a: a.date() != b.date() for a, b in zip(stamps, [*stamps[1:], None], strict=True) if b}
     for stamp, group in bars.groupby("_ts", sort=True):
         assert isinstance(stamp, pd.Timestamp)  # noqa: S101 - the column holds Timestamps
         submit_until(stamp, inclusive=False)
@@ -181,7 +198,7 @@ def run_replay(bars_path: Path, orders_path: Path, settings: ReplaySettings) -> 
             if split and to_decimal(split, f"{where}.split") not in (0, 1):
                 broker.apply_split(sym, split, stamp)
             frame[sym] = Bar(stamp, o, h, low, c, int(vol / inst.lot_size))
-        broker.on_bar(stamp, frame)
+        broker.on_bar(stamp, frame, session_close=closes_session.get(stamp, True))
         s = account.snapshot()
         equity.append(
             {
@@ -218,7 +235,7 @@ def _price(d: Decimal | None, tick: Decimal) -> str:
 
 
 def write_outputs(result: ReplayResult, out: Path, tick: Decimal = Decimal("0.01")) -> None:
-    """Write ``fills.csv``, ``orders.csv``, ``equity.csv`` and ``account.json`` to ``out``."""
+    """Write ``fills.csv``, ``orders.csv``, ``equity.csv``, ``events.csv`` and ``account.json``."""
     out.mkdir(parents=True, exist_ok=True)
     account, broker = result.account, result.broker
     with (out / "fills.csv").open("w", newline="") as f:
@@ -253,6 +270,7 @@ def write_outputs(result: ReplayResult, out: Path, tick: Decimal = Decimal("0.01
                 "filled_quantity",
                 "avg_fill_price",
                 "reason",
+                "accepted_quantity",
             ]
         )
         for oid, label in zip(result.order_ids, result.order_labels, strict=True):
@@ -269,6 +287,9 @@ def write_outputs(result: ReplayResult, out: Path, tick: Decimal = Decimal("0.01
                     _plain(abs(v.filled_quantity)),
                     _price(v.avg_fill_price, tick),
                     v.reason.value if v.reason else "",
+                    # What the broker worked: less than ``quantity`` when cut at placement
+                    # (reason SCALED_DOWN), 0 when refused.
+                    "0" if v.status is OrderStatus.REJECTED else _plain(v.quantity),
                 ]
             )
     with (out / "equity.csv").open("w", newline="") as f:
@@ -276,6 +297,21 @@ def write_outputs(result: ReplayResult, out: Path, tick: Decimal = Decimal("0.01
         dw = csv.DictWriter(f, fieldnames=cols)
         dw.writeheader()
         dw.writerows(result.equity)
+    with (out / "events.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(EVENT_COLUMNS)
+        for e in broker.margin_events:
+            w.writerow(
+                [
+                    result.labels.get(e.timestamp, e.timestamp.isoformat()),
+                    e.kind.value,
+                    e.from_,
+                    e.to,
+                    format(e.margin_ratio, "f"),
+                    str(e.nlv),
+                    str(e.maintenance_margin),
+                ]
+            )
     s = account.snapshot()
     doc = {
         "cash": str(s.cash),
@@ -297,6 +333,14 @@ def write_outputs(result: ReplayResult, out: Path, tick: Decimal = Decimal("0.01
             for p in s.positions
         },
         "rejections": len(broker.rejections),
+        "margin_band": broker.margin_band,
+        "trading_state": broker.trading_state.value,
+        # A negative NLV is what the account owes its broker after the liquidation.
+        "debit": str(Money(max(0, -s.nlv.minor), s.nlv.currency)),
+        "halted": broker.halt_reason,
+        "mode": s.mode,
+        "day_trades": s.day_trades,
+        "pdt_restricted": s.pdt_restricted,
         # What the run assumed, so a result says when checks were off or relaxed.
         "settings": {
             "account": account.kind.value,
@@ -308,6 +352,11 @@ def write_outputs(result: ReplayResult, out: Path, tick: Decimal = Decimal("0.01
             else _plain(Decimal(broker.volume_limit.numerator) / broker.volume_limit.denominator),
             "commission": repr(broker.commission_model),
             "slippage": repr(broker.slippage_model),
+            "pdt": s.pdt_policy or "off",
+            "liquidation": broker.liquidation_policy.value,
+            "margin_bands": broker.margin_bands.to_dict(),
+            "check_extremes": broker.check_extremes,
+            "holidays": [d.isoformat() for d in broker.holidays],
         },
     }
     (out / "account.json").write_text(json.dumps(doc, indent=2) + "\n")

@@ -25,6 +25,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -38,6 +39,7 @@ from solvent.model.calendar import DEFAULT_CALENDAR, BusinessCalendar
 from solvent.model.instrument import AssetClass, Instrument
 from solvent.model.money import Currency, Money, Number, currency, to_decimal, to_minor
 from solvent.model.records import (
+    ALLOWED,
     CashEvent,
     CashEventKind,
     Fill,
@@ -49,6 +51,8 @@ from solvent.model.records import (
     Verdict,
     to_timestamp,
 )
+from solvent.risk.liquidation import Holding
+from solvent.risk.pdt import PATTERN_DAY_TRADES, DayTradeCounter, PdtPolicy, resolve_pdt
 
 
 class AccountKind(StrEnum):
@@ -96,7 +100,14 @@ class Account:
         Business days until sale proceeds settle in a cash account; unsettled proceeds
         are not buying power. 0 (default) settles immediately.
     calendar
-        Business days for settlement (weekends and holidays skipped).
+        Business days for settlement and the Pattern Day Trader window (weekends and
+        holidays skipped).
+    pdt
+        The Pattern Day Trader policy for margin accounts with equity (prior-close NLV)
+        under ``day_trade_min_equity``: ``"block"`` (default; the broker refuses the
+        order that would complete a 4th day trade in 5 business days),
+        ``"downgrade"`` (cash buying power while 4 or more are in the window), or
+        ``None`` (not enforced; day trades are still counted). See ``solvent.risk.pdt``.
     start
         Timestamp of the opening balance; sets the first session.
     """
@@ -115,6 +126,7 @@ class Account:
         debit_interest_rate: Number = 0,
         settlement_days: int = 0,
         calendar: BusinessCalendar | None = None,
+        pdt: PdtPolicy | str | None = PdtPolicy.BLOCK,
         start: TimeLike | None = None,
     ) -> None:
         self.kind = AccountKind(kind)
@@ -137,6 +149,8 @@ class Account:
             raise InvalidInputError("settlement_days", settlement_days, "cannot be negative")
         self.settlement_days = int(settlement_days)
         self.calendar = calendar or DEFAULT_CALENDAR
+        self.pdt_policy = resolve_pdt(pdt)
+        self._day_trades = DayTradeCounter(self.calendar)
         self._lock = threading.RLock()
         self._instruments: dict[str, Instrument] = {}
         self._positions: dict[str, Position] = {}
@@ -244,6 +258,8 @@ class Account:
             pos = self._positions[fill.symbol]
             futures = inst.asset_class is AssetClass.FUTURE
             basis_before = pos.basis
+            assert self._session is not None  # noqa: S101 - _advance set it
+            self._day_trades.record(fill.symbol, self._session, pos.qty, lots)
             closing, opening = rules.split_fill(pos.qty, lots)
             total = abs(lots)
             c_close = rules.prorate(commission, abs(closing), total) if closing else 0
@@ -326,8 +342,16 @@ class Account:
             if ts is not None:
                 self._check_time(ts)
                 self._advance(ts)
+            positions = self._positions
             for s, t in ticks.items():
-                self._remark(self._positions[s], t)
+                pos = positions[s]
+                # A mark that moves no money is a no-op (the engines mark every bar): a
+                # flat position only keeps the price, and a position already at ``t``
+                # keeps its value and margin (both are recomputed whenever it changes).
+                if pos.qty == 0:
+                    pos.mark_ticks = t
+                elif pos.mark_ticks != t:
+                    self._remark(pos, t)
             self._track_capital(ts)
 
     def _remark(self, pos: Position, ticks: int) -> None:
@@ -373,7 +397,7 @@ class Account:
         )
 
     def _im_ppm(self, inst: Instrument, lots: int) -> int:
-        if self.kind is AccountKind.CASH:
+        if self._cash_rates():
             return _FULL
         return inst.im_long_ppm if lots > 0 else inst.im_short_ppm
 
@@ -384,7 +408,12 @@ class Account:
     @property
     def base_im_rate_ppm(self) -> int:
         """Return the rate buying power is quoted at (ppm): 100% for cash accounts."""
-        return _FULL if self.kind is AccountKind.CASH else self._base_im_ppm
+        return _FULL if self._cash_rates() else self._base_im_ppm
+
+    def _cash_rates(self) -> bool:
+        # A margin account downgraded to cash buying power (PDT) pays for what it buys in
+        # full, as a cash account does: its orders cost buying power at 100%.
+        return self.kind is AccountKind.CASH or self._mode() is BuyingPowerMode.CASH
 
     # -- sessions, time -------------------------------------------------------------
 
@@ -679,9 +708,21 @@ class Account:
     def _mode(self) -> BuyingPowerMode:
         if self.kind is AccountKind.CASH:
             return BuyingPowerMode.CASH
-        if self.day_trading and self._prior_nlv >= self._dt_min_equity:
-            return BuyingPowerMode.DAY_TRADE
+        if self._prior_nlv >= self._dt_min_equity:
+            return BuyingPowerMode.DAY_TRADE if self.day_trading else BuyingPowerMode.MARGIN
+        if (
+            self.pdt_policy is PdtPolicy.DOWNGRADE
+            and self._day_trades.count(self._session) >= PATTERN_DAY_TRADES
+        ):
+            return BuyingPowerMode.CASH  # a restricted pattern day trader: cash buying power
         return BuyingPowerMode.MARGIN
+
+    def _pdt_restricted(self) -> bool:
+        """Return whether the PDT policy restricts the account now (see ``snapshot``)."""
+        if self.kind is AccountKind.CASH or self.pdt_policy is None or self._prior_nlv >= self._dt_min_equity:
+            return False
+        limit = PATTERN_DAY_TRADES - 1 if self.pdt_policy is PdtPolicy.BLOCK else PATTERN_DAY_TRADES
+        return self._day_trades.count(self._session) >= limit
 
     def _gross_buying_power(self) -> int:
         """Buying power before reservations, in the mode in force."""
@@ -787,6 +828,125 @@ class Account:
         """Return every non-trade cash movement, in order."""
         return tuple(self._cash_events)
 
+    # -- Pattern Day Trader -----------------------------------------------------------
+
+    def set_pdt(self, policy: PdtPolicy | str | None, calendar: BusinessCalendar | None = None) -> None:
+        """Set the PDT policy (``"block"``, ``"downgrade"`` or ``None``) and its calendar.
+
+        ``calendar`` replaces the business days of the PDT window only (settlement keeps
+        the account's calendar); day trades already counted are kept.
+        """
+        resolved = resolve_pdt(policy)
+        with self._lock:
+            self.pdt_policy = resolved
+            if calendar is not None:
+                self._day_trades.set_calendar(calendar)
+
+    @property
+    def day_trades(self) -> int:
+        """Return the day trades in the rolling 5-business-day window (``solvent.risk.pdt``)."""
+        with self._lock:
+            return self._day_trades.count(self._session)
+
+    @property
+    def pdt_restricted(self) -> bool:
+        """Return whether the PDT policy restricts the account now.
+
+        Under ``block``: 3 or more day trades in the window and equity under $25,000 (the
+        next day trade would be refused). Under ``downgrade``: 4 or more (cash buying
+        power in force).
+        """
+        with self._lock:
+            return self._pdt_restricted()
+
+    def pdt_verdict(self, symbol: str, order_lots: int) -> Verdict:
+        """Return whether the ``block`` policy lets an order of ``order_lots`` be placed now.
+
+        Refused (``PDT_RESTRICTED``) when the order would complete a day trade in the
+        current session and that day trade would be the 4th in the window, in a margin
+        account whose prior-close equity is under ``day_trade_min_equity``.
+        """
+        with self._lock:
+            if (
+                self.pdt_policy is not PdtPolicy.BLOCK
+                or self.kind is AccountKind.CASH
+                or self._session is None
+                or self._prior_nlv >= self._dt_min_equity
+            ):
+                return ALLOWED
+            pos = self._positions[symbol].qty if symbol in self._positions else 0
+            if not self._day_trades.would_count(symbol, self._session, pos, order_lots):
+                return ALLOWED
+            n = self._day_trades.count(self._session)
+            if n + 1 < PATTERN_DAY_TRADES:
+                return ALLOWED
+            return Verdict(
+                False,
+                ReasonCode.PDT_RESTRICTED,
+                f"{symbol}: closing a position opened this session would be day trade #{n + 1} in 5 "
+                f"business days with equity {self._m(self._prior_nlv)} under {self._m(self._dt_min_equity)}",
+            )
+
+    # -- margin health ----------------------------------------------------------------
+
+    def _margin_at(self, pos: Position, ticks: int) -> tuple[int, int]:
+        """Return ``(market value, maintenance margin)`` of ``pos`` marked at ``ticks``."""
+        inst = pos.instrument
+        value = rules.notional_minor(ticks, pos.qty, inst.k_num, inst.k_den)
+        if self.kind is AccountKind.CASH:
+            return value, abs(value)
+        if inst.maintenance_margin_fixed is not None:
+            return value, rules.fixed_margin_requirement(abs(pos.qty), *inst.fixed_margin_fraction(True))
+        rate = inst.mm_long_ppm if pos.qty > 0 else inst.mm_short_ppm
+        return value, rules.margin_requirement(abs(value), rate)
+
+    def margin_figures(self, ticks: Mapping[str, int] | None = None) -> tuple[int, int, int]:
+        """Return ``(NLV, gross exposure, maintenance margin)`` in minor units.
+
+        With ``ticks``, the figures are those the account *would* have if the given
+        open positions were marked at those prices (a check against a bar's adverse
+        extreme); nothing is changed.
+        """
+        with self._lock:
+            nlv, gross, mm = self._nlv(), self._long_value - self._short_value, self._mm
+            if not ticks:
+                return nlv, gross, mm
+            for symbol, t in ticks.items():
+                pos = self._positions.get(symbol)
+                if pos is None or pos.qty == 0:
+                    continue
+                value, maint = self._margin_at(pos, t)
+                nlv += value - pos.market_value
+                gross += abs(value) - abs(pos.market_value)
+                mm += maint - pos.mm
+            return nlv, gross, mm
+
+    def holdings(self, ticks: Mapping[str, int] | None = None) -> tuple[Holding, ...]:
+        """Return the open positions as liquidation ``Holding`` records.
+
+        Marked at their current prices, or at ``ticks`` where given (as
+        ``margin_figures``).
+        """
+        out = []
+        with self._lock:
+            for symbol, pos in self._positions.items():
+                if pos.qty == 0:
+                    continue
+                inst = pos.instrument
+                price = (ticks or {}).get(symbol, pos.mark_ticks)
+                value, _ = self._margin_at(pos, price)
+                fixed = None
+                if self.kind is AccountKind.CASH:
+                    rate = _FULL
+                elif inst.maintenance_margin_fixed is not None:
+                    rate, fixed = 0, inst.fixed_margin_fraction(True)
+                else:
+                    rate = inst.mm_long_ppm if pos.qty > 0 else inst.mm_short_ppm
+                out.append(
+                    Holding(symbol, pos.qty, price, inst.k_num, inst.k_den, rate, value - pos.basis, fixed)
+                )
+        return tuple(out)
+
     def snapshot(self) -> AccountSnapshot:
         """Return every account figure at this moment, consistently (under the lock)."""
         with self._lock:
@@ -839,6 +999,10 @@ class Account:
                 pending_symbols=self._reservations.symbols(),
                 positions=tuple(PositionSnapshot.of(p) for p in self._positions.values() if p.qty != 0),
                 currency=ccy.code,
+                day_trades=self._day_trades.count(self._session),
+                pattern_day_trader=self._day_trades.count(self._session) >= PATTERN_DAY_TRADES,
+                pdt_restricted=self._pdt_restricted(),
+                pdt_policy=None if self.pdt_policy is None else self.pdt_policy.value,
             )
 
     def filter(self, tag: str) -> AccountView:
@@ -865,6 +1029,36 @@ class Account:
             f"Account(kind={self.kind.value}, cash={self.cash}, nlv={self.nlv}, "
             f"buying_power={self.buying_power}, open={len([p for p in self._positions.values() if p.qty])})"
         )
+
+    # -- figures for the engines ------------------------------------------------------
+
+    def figures_minor(self) -> AccountFigures:
+        """Return the headline figures as plain ints in minor units, in one consistent read.
+
+        The engine records them every bar; ``Money`` properties would build five objects.
+        """
+        with self._lock:
+            return AccountFigures(
+                self._cash,
+                self._nlv(),
+                self._buying_power(),
+                self._im,
+                self._mm,
+                self._long_value - self._short_value,
+                self._max_capital,
+            )
+
+
+class AccountFigures(NamedTuple):
+    """``Account.figures_minor``: what the engine records per bar, in minor units."""
+
+    cash: int
+    nlv: int
+    buying_power: int
+    initial_margin: int
+    maintenance_margin: int
+    capital_used: int  # gross exposure: long value plus the absolute short value
+    max_capital_used: int  # its high-water mark so far
 
 
 def _currency(code: Currency | str) -> Currency:

@@ -186,3 +186,59 @@ def margin_ratio_ppm(nlv: int, gross_exposure: int) -> int:
     if gross_exposure <= 0:
         return RATE_SCALE
     return div_round_half_even(nlv * RATE_SCALE, gross_exposure)
+
+
+# -- margin health (risk/monitor.py, risk/liquidation.py) ------------------------------
+
+#: Margin bands, least to most severe (``margin_band`` returns one of these).
+BAND_HEALTHY = 0
+BAND_AT_RISK = 1
+BAND_MARGIN_CALL = 2
+BAND_LIQUIDATING = 3
+
+
+def ratio_below(nlv: int, gross_exposure: int, threshold_ppm: int) -> bool:
+    """Return whether NLV / gross exposure is below ``threshold_ppm``, exactly.
+
+    Compared by cross-multiplication, never through a rounded ratio, so an account
+    exactly at a threshold is never misfiled by a rounding. A flat account's ratio is 1.
+    """
+    if gross_exposure <= 0:
+        return threshold_ppm > RATE_SCALE
+    return nlv * RATE_SCALE < threshold_ppm * gross_exposure
+
+
+def is_halted(nlv: int, gross_exposure: int) -> bool:
+    """Return whether the account must halt: NLV below zero, or zero with positions.
+
+    A flat account with exactly zero NLV (a fresh, unfunded account) owes nothing and
+    is not halted; a negative NLV is a debit the account owes its broker.
+    """
+    return nlv < 0 or (nlv == 0 and gross_exposure > 0)
+
+
+def margin_band(
+    nlv: int, gross_exposure: int, maintenance: int, at_risk_ppm: int, call_ppm: int, liquidating_ppm: int
+) -> int:
+    """Return the account's margin band (``BAND_*``).
+
+    Liquidating: halted (``is_halted``) or ratio below ``liquidating_ppm``. Margin call:
+    ratio below ``call_ppm`` or NLV below maintenance margin. At risk: ratio at most
+    ``at_risk_ppm``. Healthy: ratio above ``at_risk_ppm``.
+    """
+    if is_halted(nlv, gross_exposure) or ratio_below(nlv, gross_exposure, liquidating_ppm):
+        return BAND_LIQUIDATING
+    if nlv < maintenance or ratio_below(nlv, gross_exposure, call_ppm):
+        return BAND_MARGIN_CALL
+    if gross_exposure > 0 and nlv * RATE_SCALE <= at_risk_ppm * gross_exposure:
+        return BAND_AT_RISK
+    return BAND_HEALTHY
+
+
+def margin_cured(nlv: int, gross_exposure: int, maintenance: int, call_ppm: int) -> bool:
+    """Return whether the account is out of a margin call: above maintenance and ``call_ppm``."""
+    return (
+        not is_halted(nlv, gross_exposure)
+        and nlv >= maintenance
+        and not ratio_below(nlv, gross_exposure, call_ppm)
+    )

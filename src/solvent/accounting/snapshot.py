@@ -54,6 +54,13 @@ class AccountSnapshot:
     (``commission`` and ``fees``) are reported separately, so that
     ``realized_pnl + unrealized_pnl - commission - fees ==
     nlv - starting_cash - deposits + withdrawals`` exactly.
+
+    ``mode`` is the buying power in force: ``"cash"``, ``"margin"`` (overnight, Reg T)
+    or ``"day_trade"``. ``day_trades`` counts the day trades in the rolling window of 5
+    business days; ``pattern_day_trader`` is 4 or more of them; ``pdt_restricted`` says
+    the PDT policy (``pdt_policy``) restricts the account now: under ``block`` the next
+    day trade would be refused, under ``downgrade`` cash buying power is in force
+    (``solvent.risk.pdt``).
     """
 
     timestamp: pd.Timestamp | None
@@ -91,6 +98,10 @@ class AccountSnapshot:
     pending_symbols: tuple[str, ...]
     positions: tuple[PositionSnapshot, ...]
     currency: str
+    day_trades: int = 0
+    pattern_day_trader: bool = False
+    pdt_restricted: bool = False
+    pdt_policy: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the snapshot as JSON-ready data: money as exact decimal strings."""

@@ -5,10 +5,15 @@ submitted at bar ``i`` can fill from bar ``i + 1``):
 
 1. dividends going ex and splits effective on bar ``i`` are applied to the account
    (as ``solvent replay`` does), before the bar trades;
-2. the broker processes the bars of the symbols present at ``i`` (fills, marks);
+2. the broker processes the bars of the symbols present at ``i`` (fills, marks, then
+   the margin check, which may send liquidation orders for bar ``i + 1``);
 3. equity, cash, buying power and margin are recorded (exact minor units);
 4. the strategy gets ``on_fill`` for each fill leg, ``on_reject`` for each refusal
-   (at fill), then ``on_bar``; refusals of orders placed there follow as ``on_reject``.
+   (at fill), ``on_margin_call`` for each margin or trading-state transition, then
+   ``on_bar``; refusals of orders placed there follow as ``on_reject``.
+
+The loop (``engine.runner``) does steps 2 and 3 through the broker only on bars where
+something can happen, and fills the figures of the other bars in afterwards, exactly.
 
 Prices arrive as floats and are snapped to each instrument's tick once for the whole
 panel, vectorized, before the loop (half-even, the same rule as
@@ -17,6 +22,7 @@ panel, vectorized, before the loop (half-even, the same rule as
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -27,16 +33,23 @@ import pandas as pd
 from solvent.accounting.account import Account
 from solvent.data.frame import BarData, DataError
 from solvent.data.io import from_frame
-from solvent.engine.context import Context
+from solvent.engine.runner import Progress, Runner
 from solvent.engine.strategy import Strategy
 from solvent.execution.broker import SimulatedBroker
 from solvent.execution.costs import CommissionModel, SlippageModel
-from solvent.model.bar import Bar
+from solvent.execution.matching import FillTiming
 from solvent.model.instrument import Instrument
 from solvent.model.money import Money, Number
-from solvent.model.records import Fill
 from solvent.results.metrics import compute_metrics
-from solvent.results.result import Result, fills_frame, orders_frame, rejections_frame, trades_frame
+from solvent.results.result import (
+    Result,
+    events_frame,
+    fills_frame,
+    orders_frame,
+    rejections_frame,
+    trades_frame,
+)
+from solvent.risk.monitor import MarginBands
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -72,16 +85,6 @@ def _volume_lots(volume: FloatArray, insts: list[Instrument]) -> IntArray:
     return out
 
 
-def _events(
-    values: FloatArray, neutral: float, symbols: tuple[str, ...]
-) -> dict[int, list[tuple[str, float]]]:
-    """Return ``{row: [(symbol, value), ...]}`` for the cells that differ from ``neutral``."""
-    out: dict[int, list[tuple[str, float]]] = {}
-    for r, c in zip(*np.nonzero(values != neutral), strict=True):
-        out.setdefault(int(r), []).append((symbols[c], float(values[r, c])))
-    return out
-
-
 def _last_close(close: FloatArray, present: npt.NDArray[np.bool_]) -> FloatArray:
     """Forward-fill each symbol's close over timestamps where it has no bar (NaN before)."""
     t = close.shape[0]
@@ -102,6 +105,14 @@ def backtest(
     volume_limit: Number | None = Decimal("0.1"),
     partial_fills: bool = True,
     validation: str = "reject",
+    pdt: str | None = "block",
+    liquidation: str = "smallest_first_then_losers",
+    margin_bands: MarginBands | Mapping[str, Number] | None = None,
+    check_extremes: bool = False,
+    holidays: Iterable[Any] | None = None,
+    fill_timing: str = "next_bar",
+    progress: Progress | None = None,
+    _lazy: bool = True,
     **params: Any,
 ) -> Result:
     """Run ``strategy`` over ``data`` and return a ``Result``.
@@ -118,6 +129,19 @@ def backtest(
         ``"margin"`` (Reg T defaults) or ``"cash"`` (no shorts, no leverage).
     commission, slippage, volume_limit, partial_fills, validation
         Passed to ``SimulatedBroker``; ``volume_limit=None`` turns the cap off.
+    pdt, liquidation, margin_bands, check_extremes, holidays
+        Margin health and the Pattern Day Trader rule, passed to ``SimulatedBroker``
+        (``docs/margin.md``): PDT policy ``"block"`` (default), ``"downgrade"`` or
+        ``None``; liquidation policy; band thresholds; check at each bar's adverse
+        extreme instead of its close; market holidays for the PDT window.
+    fill_timing
+        ``"next_bar"`` (default): an order placed at bar ``t`` fills from bar ``t + 1``.
+        ``"same_bar_close"``: it fills at bar ``t``'s close, which the strategy has
+        already seen: **look-ahead**, for comparisons with engines that fill there
+        (VectorBT's default). The result's settings and report say so.
+    progress
+        Called as ``progress(bars_done, bars_total)`` about 200 times during the run
+        (``solvent backtest`` draws its progress bar with it).
     **params
         Strategy parameter overrides for this run; unknown names raise
         ``ParameterError``.
@@ -131,7 +155,7 @@ def backtest(
         strat.set_params(params)
     panel = data if isinstance(data, BarData) else from_frame(data)
     symbols = panel.symbols
-    t, n = panel.shape
+    t = panel.shape[0]
     if t == 0:
         raise DataError("timestamp", None, "the panel has no bars")
     insts = [Instrument(s) for s in symbols]
@@ -143,6 +167,12 @@ def backtest(
         volume_limit=volume_limit,
         partial_fills=partial_fills,
         validation=validation,
+        pdt=pdt,
+        liquidation=liquidation,
+        margin_bands=margin_bands,
+        check_extremes=check_extremes,
+        holidays=holidays,
+        fill_timing=fill_timing,
     )
 
     # Everything the loop needs, computed once and vectorized.
@@ -151,75 +181,9 @@ def backtest(
         _snap_ticks(getattr(panel, k), present, insts, k) for k in ("open", "high", "low", "close")
     )
     v_t = _volume_lots(panel.volume, insts)
-    rows_o, rows_h, rows_l, rows_c, rows_v = (a.tolist() for a in (o_t, h_t, l_t, c_t, v_t))
-    cols = [np.flatnonzero(r).tolist() for r in present]
-    dividends = _events(panel.dividend, 0.0, symbols)
-    splits = _events(panel.split, 1.0, symbols)
-    stamps = list(pd.DatetimeIndex(panel.timestamps))
-    views = {k: list(getattr(panel, k)) for k in ("open", "high", "low", "close", "volume")}
-    col_of = {s: j for j, s in enumerate(symbols)}
-
-    equity = np.zeros(t, dtype=np.int64)
-    cash_arr = np.zeros(t, dtype=np.int64)
-    bp = np.zeros(t, dtype=np.int64)
-    im = np.zeros(t, dtype=np.int64)
-    mm = np.zeros(t, dtype=np.int64)
-    traded = np.zeros(t)
-    lots_now = np.zeros(n, dtype=np.int64)
-    lots_hist = np.zeros((t, n), dtype=np.int64)
-
-    strat.init(panel)
-    ctx = Context(panel, broker, stamps[0] - pd.Timedelta(1, "ns"))
-    seen = 0
-
-    def dispatch_rejections() -> None:
-        nonlocal seen
-        while seen < len(broker.rejections):
-            rej = broker.rejections[seen]
-            seen += 1
-            strat.on_reject(ctx, rej)
-
-    strat.on_start(ctx)
-    dispatch_rejections()
-    for i in range(t):
-        ts = stamps[i]
-        touched: set[str] = set()
-        for sym, amount in dividends.get(i, ()):
-            acct.dividend(sym, amount, ts)
-        for sym, ratio in splits.get(i, ()):
-            broker.apply_split(sym, ratio, ts)
-            touched.add(sym)
-        ro, rh, rl, rc, rv = rows_o[i], rows_h[i], rows_l[i], rows_c[i], rows_v[i]
-        bars = {symbols[j]: Bar(ts, ro[j], rh[j], rl[j], rc[j], rv[j]) for j in cols[i]}
-        fills: list[Fill] = broker.on_bar(ts, bars)
-        equity[i] = acct.nlv.minor
-        cash_arr[i] = acct.cash.minor
-        bp[i] = acct.buying_power.minor
-        im[i] = acct.initial_margin.minor
-        mm[i] = acct.maintenance_margin.minor
-        if fills:
-            value = 0.0
-            for f in fills:
-                value += abs(float(f.quantity * f.price * insts[col_of[f.symbol]].multiplier))
-                touched.add(f.symbol)
-            traded[i] = value
-        for sym in touched:
-            lots_now[col_of[sym]] = acct.position_lots(sym)
-        lots_hist[i] = lots_now
-
-        ctx.i = i
-        ctx.timestamp = ts
-        ctx.open, ctx.high, ctx.low = views["open"][i], views["high"][i], views["low"][i]
-        ctx.close, ctx.volume = views["close"][i], views["volume"][i]
-        for f in fills:
-            strat.on_fill(ctx, f)
-        dispatch_rejections()
-        strat.on_bar(ctx)
-        dispatch_rejections()
-    strat.on_end(ctx)
-    dispatch_rejections()
-
-    return _result(strat, panel, acct, broker, insts, stamps, equity, cash_arr, bp, im, mm, traded, lots_hist)
+    runner = Runner(strat, panel, broker, insts, (o_t, h_t, l_t, c_t, v_t), lazy=_lazy, progress=progress)
+    runner.run()
+    return _result(strat, panel, acct, broker, insts, runner)
 
 
 def _result(
@@ -228,17 +192,12 @@ def _result(
     acct: Account,
     broker: SimulatedBroker,
     insts: list[Instrument],
-    stamps: list[pd.Timestamp],
-    equity: IntArray,
-    cash_arr: IntArray,
-    bp: IntArray,
-    im: IntArray,
-    mm: IntArray,
-    traded: FloatArray,
-    lots_hist: IntArray,
+    runner: Runner,
 ) -> Result:
+    equity, cash_arr, bp, im, mm = runner.equity, runner.cash, runner.bp, runner.im, runner.mm
+    traded, lots_hist = runner.traded, runner.lots_hist
     scale = 10.0**acct.currency.digits
-    index = pd.DatetimeIndex(stamps, name="timestamp")
+    index = pd.DatetimeIndex(panel.timestamps, name="timestamp")
     eq = pd.Series(equity / scale, index=index, name="equity")
     unit = np.array([float(i.lot_size * i.multiplier) for i in insts])
     marks = _last_close(panel.close, panel.present)
@@ -265,6 +224,15 @@ def _result(
         "volume_limit": None if vl is None else Decimal(vl.numerator) / vl.denominator,
         "commission": repr(broker.commission_model),
         "slippage": repr(broker.slippage_model),
+        "pdt": None if acct.pdt_policy is None else acct.pdt_policy.value,
+        "liquidation": broker.liquidation_policy.value,
+        "margin_bands": broker.margin_bands.to_dict(),
+        "check_extremes": broker.check_extremes,
+        "trading_state": broker.trading_state.value,
+        "halted": broker.halt_reason,
+        "fill_timing": broker.fill_timing.value,
+        # Same-bar fills trade at a close the strategy has already seen.
+        "look_ahead": broker.fill_timing is FillTiming.SAME_BAR_CLOSE,
         "instruments": "US equity defaults (tick 0.01, lot 1)",
         "data": dict(panel.meta),
     }
@@ -285,6 +253,7 @@ def _result(
         fills=fills_frame(broker.fills),
         trades=trades_frame(acct.trades),
         rejections=rejections_frame(broker.rejections),
+        events=events_frame(broker.margin_events),
         metrics=metrics,
         settings=settings,
         final_equity=final,

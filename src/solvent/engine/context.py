@@ -1,11 +1,14 @@
 """``Context``: what a strategy sees at one bar, and the way it places orders.
 
-One ``Context`` is built per run and reused for every bar: the engine moves ``i``,
-``timestamp`` and the row views; nothing else is allocated per bar.
+One ``Context`` is built per run and reused for every bar: the engine moves ``i`` and
+nothing else. The timestamp and the rows of prices are read on demand (a strategy that
+never looks at them costs nothing for them), and the account is brought up to date
+only when the strategy asks for it: the engine marks it lazily (``docs/engine.md``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -15,7 +18,7 @@ import pandas as pd
 
 from solvent.errors import InvalidInputError
 from solvent.model.money import Money, Number, to_decimal
-from solvent.model.orders import Intent, TimeInForce
+from solvent.model.orders import Intent, OrderType, TimeInForce
 
 if TYPE_CHECKING:
     from solvent.accounting.account import Account
@@ -24,39 +27,53 @@ if TYPE_CHECKING:
     from solvent.execution.broker import OrderView, SimulatedBroker
 
 FloatRow = npt.NDArray[np.float64]
+_ZERO = Decimal(0)
+
+
+def _no_sync(i: int) -> None:
+    """The default ``sync``: the account is always up to date."""
 
 
 class AccountInfo:
-    """Read-only access to the account for strategies (the ledger is never edited here)."""
+    """Read-only access to the account for strategies (the ledger is never edited here).
 
-    __slots__ = ("_account",)
+    Every figure is the account's at the close of the current bar.
+    """
 
-    def __init__(self, account: Account) -> None:
+    __slots__ = ("_account", "_ready")
+
+    def __init__(self, account: Account, ready: Callable[[], None] | None = None) -> None:
         self._account = account
+        self._ready = ready if ready is not None else (lambda: None)
 
     @property
     def cash(self) -> Money:
         """Return the cash balance."""
+        self._ready()
         return self._account.cash
 
     @property
     def nlv(self) -> Money:
         """Return net liquidating value."""
+        self._ready()
         return self._account.nlv
 
     @property
     def buying_power(self) -> Money:
         """Return buying power net of pending orders' reservations."""
+        self._ready()
         return self._account.buying_power
 
     @property
     def initial_margin(self) -> Money:
         """Return the initial margin in use."""
+        self._ready()
         return self._account.initial_margin
 
     @property
     def maintenance_margin(self) -> Money:
         """Return the maintenance margin in use."""
+        self._ready()
         return self._account.maintenance_margin
 
     def quantity(self, symbol: str) -> Decimal:
@@ -65,10 +82,12 @@ class AccountInfo:
 
     def position(self, symbol: str) -> PositionSnapshot:
         """Return a snapshot of one position (lots, average price, P&L)."""
+        self._ready()
         return self._account.position(symbol)
 
     def snapshot(self) -> AccountSnapshot:
         """Return every account figure at this moment."""
+        self._ready()
         return self._account.snapshot()
 
 
@@ -85,7 +104,7 @@ class Context:
         The panel's symbols; column ``j`` of each row belongs to ``symbols[j]``.
     open, high, low, close, volume
         Read-only float rows of the current bar over ``symbols`` (NaN where a symbol
-        has no bar). Precomputed views into ``data``: no copy per bar.
+        has no bar): numpy views into ``data``, no copy.
     data
         The whole ``BarData``; index arrays precomputed in ``Strategy.init`` by ``i``.
     account
@@ -94,32 +113,79 @@ class Context:
 
     __slots__ = (
         "_broker",
+        "_empty",
+        "_stamp",
+        "_stamp_i",
+        "_sync",
+        "_times",
+        "_working",
         "account",
-        "close",
         "data",
-        "high",
         "i",
-        "low",
-        "open",
         "symbols",
-        "timestamp",
-        "volume",
     )
 
-    def __init__(self, data: BarData, broker: SimulatedBroker, start: pd.Timestamp) -> None:
+    def __init__(
+        self,
+        data: BarData,
+        broker: SimulatedBroker,
+        start: pd.Timestamp,
+        sync: Callable[[int], None] | None = None,
+    ) -> None:
         self.data = data
         self.symbols = data.symbols
         self._broker = broker
-        self.account = AccountInfo(broker.account)
+        self._working = broker._open  # the broker's working orders (a list kept in place)
+        self._sync = sync if sync is not None else _no_sync
+        self.account = AccountInfo(broker.account, self._ready)
         self.i = -1
-        self.timestamp = start
+        self._times = data.timestamps
+        self._stamp = start
+        self._stamp_i = -1
         empty = np.full(len(data.symbols), np.nan)
         empty.setflags(write=False)
-        self.open: FloatRow = empty
-        self.high: FloatRow = empty
-        self.low: FloatRow = empty
-        self.close: FloatRow = empty
-        self.volume: FloatRow = empty
+        self._empty: FloatRow = empty
+
+    def _ready(self) -> None:
+        """Bring the account and the broker's last prices up to the close of bar ``i``."""
+        self._sync(self.i)
+
+    @property
+    def timestamp(self) -> pd.Timestamp:
+        """Return the current bar's timestamp (its open time)."""
+        i = self.i
+        if i != self._stamp_i:
+            self._stamp = pd.Timestamp(self._times[i])
+            self._stamp_i = i
+        return self._stamp
+
+    def _row(self, values: FloatRow) -> FloatRow:
+        return self._empty if self.i < 0 else values[self.i]
+
+    @property
+    def open(self) -> FloatRow:
+        """Return the opens of the current bar (NaN where a symbol has no bar)."""
+        return self._row(self.data.open)
+
+    @property
+    def high(self) -> FloatRow:
+        """Return the highs of the current bar."""
+        return self._row(self.data.high)
+
+    @property
+    def low(self) -> FloatRow:
+        """Return the lows of the current bar."""
+        return self._row(self.data.low)
+
+    @property
+    def close(self) -> FloatRow:
+        """Return the closes of the current bar."""
+        return self._row(self.data.close)
+
+    @property
+    def volume(self) -> FloatRow:
+        """Return the volumes of the current bar."""
+        return self._row(self.data.volume)
 
     # -- account --------------------------------------------------------------------
 
@@ -129,7 +195,9 @@ class Context:
 
     def pending(self, symbol: str) -> Decimal:
         """Return the signed quantity still to fill on working orders for ``symbol``."""
-        return sum((v.quantity - v.filled_quantity for v in self._broker.open_orders(symbol)), Decimal(0))
+        if not self._working:  # nothing works: the common case, asked every bar
+            return _ZERO
+        return self._broker.open_quantity(symbol)
 
     def open_orders(self, symbol: str | None = None) -> list[OrderView]:
         """Return the working orders (of one symbol, or all)."""
@@ -137,6 +205,7 @@ class Context:
 
     def last_price(self, symbol: str) -> Decimal:
         """Return the last close of ``symbol``; raise if it never had a bar."""
+        self._ready()
         price = self._broker.last_price(symbol)
         if price is None:
             raise InvalidInputError(f"{symbol}.last_price", None, "no bar yet: the order cannot be sized")
@@ -154,16 +223,23 @@ class Context:
         tif: TimeInForce | str = TimeInForce.GTC,
         tag: str | None = None,
         intent: Intent | str | None = None,
+        type: OrderType | str | None = None,
     ) -> OrderView:
         """Place an order after this bar; it can fill from the next bar.
 
-        The type follows the prices given: market, limit, stop or stop-limit. A refusal
-        is an ``OrderView`` with status ``rejected`` and a reason code.
+        The type follows the prices given: market, limit, stop or stop-limit; pass
+        ``type="market_on_open"`` or ``"market_on_close"`` for an order that fills at
+        the open of the next session's first bar or at the close of the session's last
+        bar (sessions are calendar dates; a daily bar is one). A refusal is an
+        ``OrderView`` with status ``rejected`` and a reason code.
         """
-        if limit is not None:
+        if type is not None:
+            otype: OrderType | str = type
+        elif limit is not None:
             otype = "stop_limit" if stop is not None else "limit"
         else:
             otype = "stop" if stop is not None else "market"
+        self._ready()
         return self._broker.submit(
             symbol,
             quantity,
@@ -189,6 +265,7 @@ class Context:
         most lots whose notional plus commission fits in ``|value|``. ``order_value(sym,
         ctx.account.cash.amount)`` is an all-in buy that never spends more than the cash.
         """
+        self._ready()
         return self._broker.submit_value(symbol, value, self.timestamp, tag=tag)
 
     def order_target_percent(self, symbol: str, pct: Number, *, tag: str | None = None) -> OrderView | None:
@@ -199,6 +276,7 @@ class Context:
         the symbol will still fill. Returns ``None`` when nothing is to trade.
         """
         share = to_decimal(pct, f"{symbol}.order_target_percent")
+        self._ready()
         target = self._lots_of(symbol, self._broker.account.nlv.amount * share)
         delta = target - self.position(symbol) - self.pending(symbol)
         if delta == 0:
@@ -228,4 +306,5 @@ class Context:
     def cancel(self, order: OrderView | str) -> OrderView:
         """Cancel a working order (an ``OrderView`` or an order id)."""
         oid = order if isinstance(order, str) else order.order_id
+        self._ready()
         return self._broker.cancel(oid, self.timestamp)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from solvent.engine.context import Context
     from solvent.model.orders import Rejection
     from solvent.model.records import Fill
+    from solvent.risk.monitor import MarginEvent
 
 
 class ParameterError(InvalidInputError):
@@ -37,9 +38,10 @@ class Strategy:
       indicators here, vectorized, and index them by ``ctx.i`` in ``on_bar``;
     * ``on_start(ctx)``: once, before the first bar (no prices yet: ``ctx.i == -1``);
     * per timestamp, after the broker processed the bar: ``on_fill(ctx, fill)`` for each
-      fill of that bar, ``on_reject(ctx, rejection)`` for each refusal, then
-      ``on_bar(ctx)``: one call sees every symbol; orders placed there can fill from
-      the next bar;
+      fill of that bar, ``on_reject(ctx, rejection)`` for each refusal,
+      ``on_margin_call(ctx, event)`` for each change of margin band or trading state,
+      then ``on_bar(ctx)``: one call sees every symbol; orders placed there can fill
+      from the next bar;
     * ``on_end(ctx)``: once, after the last bar (orders placed there never fill).
     """
 
@@ -89,6 +91,15 @@ class Strategy:
 
     def on_reject(self, ctx: Context, rejection: Rejection) -> None:
         """React to a refusal (at placement, or a part that could not fill)."""
+
+    def on_margin_call(self, ctx: Context, event: MarginEvent) -> None:
+        """React to a change of margin band or trading state (``docs/margin.md``).
+
+        ``event.kind`` is ``"margin"`` (``event.to`` is ``healthy``, ``at_risk``,
+        ``margin_call`` or ``liquidating``) or ``"trading_state"`` (``active``,
+        ``reduce_only``, ``halted``). In a margin call only orders that reduce exposure
+        are accepted; a call still there at the next bar's check is liquidated.
+        """
 
     def on_end(self, ctx: Context) -> None:
         """Run once after the last bar."""

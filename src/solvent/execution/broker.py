@@ -20,7 +20,7 @@ symbol in that bar; a bar with zero volume fills nothing.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -35,6 +35,7 @@ from solvent.execution import gatekeeper as gk
 from solvent.execution import matching
 from solvent.execution.costs import CommissionModel, SlippageModel, resolve_commission, resolve_slippage
 from solvent.model.bar import Bar
+from solvent.model.calendar import BusinessCalendar
 from solvent.model.instrument import Instrument
 from solvent.model.money import Money, Number, to_decimal, to_minor
 from solvent.model.orders import (
@@ -47,9 +48,14 @@ from solvent.model.orders import (
     StatusChange,
     TimeInForce,
 )
-from solvent.model.records import Fill, ReasonCode, TimeLike, Verdict, to_timestamp
+from solvent.model.records import ALLOWED, Fill, ReasonCode, TimeLike, Verdict, to_timestamp
+from solvent.risk.liquidation import Holding, LiquidationPolicy, plan_liquidation, resolve_policy
+from solvent.risk.monitor import EventKind, MarginBands, MarginEvent, resolve_bands
+from solvent.risk.pdt import PdtPolicy
+from solvent.risk.state import TradingState, TradingStateMachine
 
 _PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+_ZERO = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -81,6 +87,7 @@ class _Working:
     deferred: ReasonCode | None = None
     children: tuple[str, ...] = ()
     value: int | None = None  # order_value: a money budget (commission included) sized at fill
+    cut: ReasonCode | None = None  # SCALED_DOWN: the working quantity is less than the request
 
     @property
     def remaining(self) -> int:
@@ -97,6 +104,8 @@ class OrderView:
     filled_quantity: Decimal
     avg_fill_price: Decimal | None
     commission: Money
+    # Why it was refused, cancelled or expired; for an order cut at placement to what
+    # buying power affords, SCALED_DOWN (``quantity`` < ``order.quantity``).
     reason: ReasonCode | None
     history: tuple[StatusChange, ...]
 
@@ -127,6 +136,30 @@ class SimulatedBroker:
         Scale entries down to what buying power affords (default). Off: refuse them.
     validation
         ``"reject"`` (default), ``"warn"``, ``"strict"`` or ``"off"``.
+    margin_bands
+        Margin-ratio thresholds (``solvent.risk.MarginBands`` or a mapping with
+        ``at_risk``, ``margin_call``, ``liquidating``); default 35% / 25% / 10%.
+    check_extremes
+        Check margin against each bar's adverse extreme (low for longs, high for
+        shorts) instead of its close.
+    liquidation
+        The order a liquidation sells in: ``"smallest_first_then_losers"`` (default) or
+        ``"largest_losers_first"`` (``solvent.risk.liquidation``).
+    pdt
+        The Pattern Day Trader policy: ``"block"``, ``"downgrade"`` or ``None`` (off).
+        Default ``"account"``: keep the account's own (``block`` unless it was built
+        with another).
+    holidays
+        Market holidays for the PDT window (weekends are always skipped); default: the
+        account's calendar.
+
+    Notes
+    -----
+    After each bar the margin monitor files the account into its band
+    (``docs/margin.md``); transitions of band and trading state are recorded in
+    ``margin_events``. In a margin call the account is reduce-only; a call not cured by
+    the next check, or a liquidating band, is liquidated with market orders tagged
+    ``liquidation`` that fill from the next bar; NLV <= 0 halts trading.
     """
 
     def __init__(
@@ -138,8 +171,16 @@ class SimulatedBroker:
         volume_limit: Number | None = Decimal("0.1"),
         partial_fills: bool = True,
         validation: gk.Validation | str = gk.Validation.REJECT,
+        margin_bands: MarginBands | Mapping[str, Number] | None = None,
+        check_extremes: bool = False,
+        liquidation: LiquidationPolicy | str = LiquidationPolicy.SMALLEST_FIRST_THEN_LOSERS,
+        pdt: PdtPolicy | str | None = "account",
+        holidays: Iterable[TimeLike] | None = None,
+        fill_timing: matching.FillTiming | str = matching.FillTiming.NEXT_BAR,
     ) -> None:
         self.account = account
+        self.fill_timing = matching.FillTiming(fill_timing)
+        self._step = account.currency.step  # one minor unit, as a Decimal
         self.commission_model = resolve_commission(commission)
         self.slippage_model = resolve_slippage(slippage)
         if volume_limit is None:
@@ -163,6 +204,14 @@ class SimulatedBroker:
         self.warnings: list[GateWarning] = []
         self.status_changes: list[StatusChange] = []
         self.on_fill: Callable[[Fill], None] | None = None
+        # Session bookkeeping of ``on_bar`` (market-on-open/close): the previous bar's
+        # ``session_close`` flag and date.
+        self._prev_session_close: bool | None = None
+        self._prev_day: date | None = None
+        # The volume left per symbol after the last bar's pass (a same-bar close pass shares it).
+        self._budget: dict[str, int | None] = {}
+        self._budget_ts: pd.Timestamp | None = None
+        self._init_risk(margin_bands, check_extremes, liquidation, pdt, holidays)
 
     # -- placement ------------------------------------------------------------------
 
@@ -254,12 +303,38 @@ class SimulatedBroker:
         """Return the most lots whose notional plus commission fits in ``budget``."""
         per_lot = Fraction(price * inst.k_num, inst.k_den)
         upper = int(budget / per_lot) + 1 if per_lot > 0 else 0
+        return gk.affordable_lots(upper, budget, self._cost_fn(inst, price, lots0=filled))
+
+    def _cost_fn(
+        self,
+        inst: Instrument,
+        price: int,
+        *,
+        lots0: int = 0,
+        notional0: int = 0,
+        paid: int = 0,
+        month_lots: int = 0,
+        rates: tuple[int, int] | None = None,
+    ) -> Callable[[int], int]:
+        """Return ``cost(n)``: what ``n`` more lots at ``price`` cost (for ``gk.affordable_lots``).
+
+        The commission is the order's cumulative commission once ``lots0`` lots worth
+        ``notional0`` and then the ``n`` lots have filled, less the ``paid`` part. With
+        ``rates`` (the instrument's and the base initial-margin rate, ppm) the cost is
+        buying power (``gk.bp_cost``); without, cash (notional plus commission). One
+        helper for the placement check, the fill-time check and ``order_value`` sizing.
+        """
+        k_num, k_den = inst.k_num, inst.k_den
+        commission = self.commission_model.order_commission
 
         def cost(n: int) -> int:
-            notional = abs(rules.notional_minor(price, n, inst.k_num, inst.k_den))
-            return notional + self.commission_model.order_commission(inst, filled + n, notional)
+            notional = abs(rules.notional_minor(price, n, k_num, k_den))
+            comm = commission(inst, lots0 + n, notional0 + notional, month_lots) - paid
+            if rates is None:
+                return notional + comm
+            return gk.bp_cost(notional, comm, rates[0], rates[1])
 
-        return gk.affordable_lots(upper, budget, cost)
+        return cost
 
     def submit_bracket(
         self,
@@ -429,6 +504,8 @@ class SimulatedBroker:
         verdict = gk.check_intent(w.order.intent, pos, w.lots)
         if verdict.ok:
             verdict = gk.check_short(w.inst, acct.kind is AccountKind.CASH, opening)
+        if verdict.ok:
+            verdict = self._risk_verdict(w, opening)
         if not verdict.ok:
             self._refuse(w, ts, verdict)
             return
@@ -447,12 +524,9 @@ class SimulatedBroker:
                 # (no commission here: ``cost`` below charges the whole order's commission)
                 credit += self._closing_credit(w.inst, pos, closing, price, 0)
             available = acct.buying_power.minor + credit
-
-            def cost(n: int) -> int:
-                notional = abs(rules.notional_minor(price, n, w.inst.k_num, w.inst.k_den))
-                comm = self.commission_model.order_commission(w.inst, n + abs(w.lots - opening), notional)
-                return gk.bp_cost(notional, comm, rate, base)
-
+            # The closing part's lots count toward the order's commission (a per-order
+            # minimum is charged once for the whole order).
+            cost = self._cost_fn(w.inst, price, lots0=abs(closing), rates=(rate, base))
             need = cost(abs(opening))
             if need > available:
                 if self.validation is gk.Validation.STRICT:
@@ -483,10 +557,12 @@ class SimulatedBroker:
                         return
                     cut = abs(opening) - n
                     w.lots -= cut if w.lots > 0 else -cut
+                    # The order shows why it works less than asked (its reason, orders.csv).
+                    w.cut = ReasonCode.SCALED_DOWN
                     self._warn(
                         w,
                         ts,
-                        ReasonCode.INSUFFICIENT_BUYING_POWER,
+                        ReasonCode.SCALED_DOWN,
                         f"cut to {w.inst.quantity(abs(w.lots))} (affordable part)",
                     )
                     need = cost(n)
@@ -640,27 +716,123 @@ class SimulatedBroker:
 
     # -- bars -----------------------------------------------------------------------
 
-    def on_bar(self, timestamp: TimeLike, bars: Mapping[str, Bar]) -> list[Fill]:
-        """Process one timestamp's bars (one per symbol that traded); return the fills."""
+    def on_bar(
+        self, timestamp: TimeLike, bars: Mapping[str, Bar], *, session_close: bool | None = None
+    ) -> list[Fill]:
+        """Process one timestamp's bars (one per symbol that traded); return the fills.
+
+        Parameters
+        ----------
+        timestamp
+            The bars' timestamp: their open time, in exchange time.
+        bars
+            One ``Bar`` per symbol that traded at ``timestamp``.
+        session_close
+            Whether this is the last bar of its session (the calendar date of the
+            timestamps). Market-on-close orders fill at the close of a session's last
+            bar only; market-on-open orders at the open of a session's first bar (the
+            bar after one that closed a session, or the first of a new date). ``None``
+            (default): the bar is its own session, as a daily or coarser bar is.
+
+        Returns
+        -------
+        list[Fill]
+            The fill legs booked in this bar, in order.
+        """
         ts = to_timestamp(timestamp)
-        acct = self.account
-        acct.advance(ts)
+        day = ts.date()
+        opens = self._prev_session_close is not False or day != self._prev_day
+        self._prev_session_close, self._prev_day = session_close, day
+        self._begin_bar(ts)
+        self.account.mark_ticks({s: b.open for s, b in bars.items()}, ts)
+        fills = self._match(ts, bars, session_open=opens, session_close=session_close is not False)
+        self._end_bar(ts, {s: b.close for s, b in bars.items()}, bars)
+        return fills
+
+    def fill_at_close(
+        self, timestamp: TimeLike, bars: Mapping[str, Bar], *, session_close: bool | None = None
+    ) -> list[Fill]:
+        """Fill the orders submitted at ``timestamp`` at that bar's close (look-ahead).
+
+        Only with ``fill_timing="same_bar_close"``: call it after ``on_bar`` for the
+        same bars and after submitting the orders. Each order submitted at
+        ``timestamp`` gets one pass against the bar's close (a bar whose open, high and
+        low are its close, with the volume ``on_bar`` left): market orders fill at the
+        close, limits and stops when the close satisfies them; what does not fill works
+        on from the next bar as usual. The account is marked at the closes again
+        afterwards; the margin check stays the one ``on_bar`` ran.
+
+        This sees the close before trading at it, which no real order can: results
+        made with it say "look-ahead" (settings, report).
+        """
+        if self.fill_timing is not matching.FillTiming.SAME_BAR_CLOSE:
+            raise InvalidInputError(
+                "fill_timing", self.fill_timing.value, "fill_at_close needs fill_timing='same_bar_close'"
+            )
+        ts = to_timestamp(timestamp)
+        at_close = {s: b.at_close() for s, b in bars.items()}
+        fills = self._match(
+            ts, at_close, session_open=False, session_close=session_close is not False, same_bar=True
+        )
+        self._end_bar(ts, {s: b.close for s, b in bars.items()}, bars, check=False)
+        return fills
+
+    def _begin_bar(self, ts: pd.Timestamp) -> None:
+        """Move the clock to the bar: the account's session, the month, expiries."""
+        self.account.advance(ts)
         self._roll_month(ts)
         self._expire(ts)
-        acct.mark_ticks({s: b.open for s, b in bars.items()}, ts)
-        budget = {s: self._volume_budget(b) for s, b in bars.items()}
+
+    def _end_bar(
+        self, ts: pd.Timestamp, closes: Mapping[str, int], bars: Mapping[str, Bar], *, check: bool = True
+    ) -> None:
+        """Mark the account at the closes, keep them as last prices, run the margin check.
+
+        ``closes`` must cover every symbol with a position and a bar (the engine leaves
+        out flat symbols, whose mark moves no money); ``bars`` gives the adverse extremes
+        when ``check_extremes`` is on.
+        """
+        self.account.mark_ticks(closes, ts)
+        self._last_close.update(closes)
+        if check:
+            self._check_margin(ts, bars)
+
+    def _match(
+        self,
+        ts: pd.Timestamp,
+        bars: Mapping[str, Bar],
+        *,
+        session_open: bool = True,
+        session_close: bool = True,
+        same_bar: bool = False,
+    ) -> list[Fill]:
+        """Match the working orders against ``bars`` (the account marked at the opens).
+
+        ``bars`` must hold the bar of every symbol with a working order that has one at
+        ``ts``; symbols without orders may be left out. With ``same_bar``, only the
+        orders submitted at ``ts`` are matched (``fill_at_close``), sharing the volume
+        the regular pass of ``ts`` left.
+        """
+        acct = self.account
+        if same_bar and self._budget_ts == ts:
+            left = self._budget
+            budget = {s: left[s] if s in left else self._volume_budget(b) for s, b in bars.items()}
+        else:
+            budget = {s: self._volume_budget(b) for s, b in bars.items()}
         prices: dict[str, int] = {}
         todo: list[_Working] = []
         immediate: list[_Working] = []  # IOC/FOK orders get exactly one eligible bar
         for w in sorted(self._open, key=self._priority):
             bar = bars.get(w.order.symbol)
-            if bar is None or not w.active or w.eligible_after is None or w.eligible_after >= ts:
+            if bar is None or not w.active or w.eligible_after is None:
+                continue
+            if (w.eligible_after != ts) if same_bar else (w.eligible_after >= ts):
                 continue
             if w.order.tif in (TimeInForce.IOC, TimeInForce.FOK):
                 immediate.append(w)
             if w.order.tif is TimeInForce.DAY and w.session is None:
                 w.session = ts.date()
-            price = self._reference(w, bar)
+            price = self._reference(w, bar, session_open, session_close)
             if price is not None and w.value is not None and w.filled == 0:
                 # An order_value order gets its quantity now, at this bar's fill price.
                 fill_at = self._fill_price(w, price, abs(w.lots), bar)
@@ -705,32 +877,37 @@ class SimulatedBroker:
             if w.status.is_open:
                 what = "IOC remainder" if w.order.tif is TimeInForce.IOC else "fill-or-kill order"
                 self._finish(w, OrderStatus.CANCELLED, ts, None, f"{what} cancelled after its first bar")
-        for w in list(self._open):  # a trailing stop ratchets with every bar it survives
-            bar = bars.get(w.order.symbol)
-            if (
-                bar is not None
-                and w.trail is not None
-                and w.status.is_open
-                and w.eligible_after is not None
-                and w.eligible_after < ts
-            ):
-                w.trail = matching.ratchet(w.order.side, w.trail, bar, w.trail_amount, w.trail_ppm)
-        acct.mark_ticks({s: b.close for s, b in bars.items()}, ts)
-        for s, b in bars.items():
-            self._last_close[s] = b.close
+        if not same_bar:
+            for w in list(self._open):  # a trailing stop ratchets with every bar it survives
+                bar = bars.get(w.order.symbol)
+                if (
+                    bar is not None
+                    and w.trail is not None
+                    and w.status.is_open
+                    and w.eligible_after is not None
+                    and w.eligible_after < ts
+                ):
+                    w.trail = matching.ratchet(w.order.side, w.trail, bar, w.trail_amount, w.trail_ppm)
+        self._budget, self._budget_ts = budget, ts
         return fills
+
+    def _submitted_at(self, ts: pd.Timestamp) -> set[str]:
+        """Return the symbols of the working orders submitted at ``ts`` (a same-bar pass)."""
+        return {w.order.symbol for w in self._open if w.active and w.eligible_after == ts}
 
     def _priority(self, w: _Working) -> tuple[int, int]:
         # In an OCO group the stop-loss goes first: when a bar touches both, it fills.
         return (1 if w.order.oco_group and w.order.type is OrderType.LIMIT else 0, w.seq)
 
-    def _reference(self, w: _Working, bar: Bar) -> int | None:
+    def _reference(self, w: _Working, bar: Bar, session_open: bool, session_close: bool) -> int | None:
         side = w.order.side
         t = w.order.type
-        if t in (OrderType.MARKET, OrderType.MARKET_ON_OPEN):
+        if t is OrderType.MARKET:
             return bar.open
+        if t is OrderType.MARKET_ON_OPEN:
+            return bar.open if session_open else None
         if t is OrderType.MARKET_ON_CLOSE:
-            return bar.close
+            return bar.close if session_close else None
         if t is OrderType.LIMIT:
             assert w.limit is not None  # noqa: S101 - validated in _build
             return matching.limit_price(side, w.limit, bar)
@@ -851,14 +1028,15 @@ class SimulatedBroker:
         with acct.lock:
             available = acct.gross_buying_power.minor - acct.reserved.minor + own + credit
         prior_notional = abs(rules.notional_minor(price, prior, w.inst.k_num, w.inst.k_den))
-
-        def cost(n: int) -> int:
-            notional = abs(rules.notional_minor(price, n, w.inst.k_num, w.inst.k_den))
-            total = self.commission_model.order_commission(
-                w.inst, abs(w.filled) + prior + n, w.notional + prior_notional + notional, w.month_lots
-            )
-            return gk.bp_cost(notional, total - w.commission, rate, base)
-
+        cost = self._cost_fn(
+            w.inst,
+            price,
+            lots0=abs(w.filled) + prior,
+            notional0=w.notional + prior_notional,
+            paid=w.commission,
+            month_lots=w.month_lots,
+            rates=(rate, base),
+        )
         need = cost(want)
         if need <= available:
             return want
@@ -920,7 +1098,7 @@ class SimulatedBroker:
         )
         comm = max(0, total - w.commission)
         ref_value = abs(notional - abs(rules.notional_minor(ref, lots, inst.k_num, inst.k_den)))
-        step = acct.currency.step
+        step = self._step
         fill = Fill(
             w.order.symbol,
             inst.quantity(lots),
@@ -1062,7 +1240,7 @@ class SimulatedBroker:
             inst.quantity(w.filled),
             avg,
             Money(w.commission, self.account.currency),
-            w.reason,
+            w.reason if w.reason is not None else w.cut,
             tuple(w.history),
         )
 
@@ -1074,6 +1252,18 @@ class SimulatedBroker:
         """Return the working orders (of one symbol, or all)."""
         return [self.view(w.order.order_id) for w in self._open if symbol is None or w.order.symbol == symbol]
 
+    def open_quantity(self, symbol: str) -> Decimal:
+        """Return the signed quantity the working orders of ``symbol`` have still to fill."""
+        if not self._open:  # the common case in a strategy's loop: nothing is working
+            return _ZERO
+        lots = sum(w.remaining for w in self._open if w.order.symbol == symbol)
+        return self.account.instrument(symbol).quantity(lots) if lots else _ZERO
+
+    @property
+    def has_open_orders(self) -> bool:
+        """Return whether any order is still working."""
+        return bool(self._open)
+
     def last_price(self, symbol: str) -> Decimal | None:
         """Return the last close seen for ``symbol``."""
         t = self._last_close.get(symbol)
@@ -1082,3 +1272,178 @@ class SimulatedBroker:
     def observe_close(self, symbol: str, ticks: int) -> None:
         """Record a last price without a bar (e.g. a seed price before the first bar)."""
         self._last_close[symbol] = ticks
+
+    # -- margin health, trading state, liquidation, PDT (solvent.risk) ---------------
+
+    def _init_risk(
+        self,
+        margin_bands: MarginBands | Mapping[str, Number] | None,
+        check_extremes: bool,
+        liquidation: LiquidationPolicy | str,
+        pdt: PdtPolicy | str | None,
+        holidays: Iterable[TimeLike] | None,
+    ) -> None:
+        if not isinstance(check_extremes, bool):
+            raise InvalidInputError("check_extremes", check_extremes, "must be True or False")
+        self.margin_bands = resolve_bands(margin_bands)
+        self.check_extremes = check_extremes
+        self.liquidation_policy = resolve_policy(liquidation)
+        days = None if holidays is None else tuple(to_timestamp(h, "holiday").date() for h in holidays)
+        calendar = None if days is None else BusinessCalendar(days)
+        if pdt != "account":
+            self.account.set_pdt(pdt, calendar)
+        elif calendar is not None:
+            self.account.set_pdt(self.account.pdt_policy, calendar)
+        #: The holidays given for the PDT window (``()`` when the account's calendar is used).
+        self.holidays = days or ()
+        #: Every transition of margin band and trading state, in order.
+        self.margin_events: list[MarginEvent] = []
+        #: Why trading halted (the debit and when), or ``None``.
+        self.halt_reason: str | None = None
+        self._band = self.margin_bands.classify(0, 0, 0)  # an account starts healthy
+        self._band_code = rules.BAND_HEALTHY
+        self._trading = TradingStateMachine()
+        self._liquidation_ids: set[str] = set()
+        self._liq_seq = itertools.count(1)
+
+    @property
+    def trading_state(self) -> TradingState:
+        """Return the trading state in force: active, reduce-only or halted."""
+        return self._trading.state
+
+    @property
+    def margin_band(self) -> str:
+        """Return the margin band found by the last check."""
+        return self._band.value
+
+    def _risk_verdict(self, w: _Working, opening: int) -> Verdict:
+        """Placement checks of the trading state and the PDT ``block`` policy."""
+        if w.order.order_id in self._liquidation_ids:
+            return ALLOWED
+        state = self._trading.state
+        if state is TradingState.HALTED:
+            return Verdict(
+                False, ReasonCode.HALTED, f"trading is halted: {self.halt_reason or 'NLV is not positive'}"
+            )
+        if state is TradingState.REDUCE_ONLY and opening:
+            return Verdict(
+                False,
+                ReasonCode.REDUCE_ONLY,
+                f"the account is in a margin call ({self._band.value}): only orders that reduce exposure",
+            )
+        return self.account.pdt_verdict(w.order.symbol, w.lots)
+
+    def _check_margin(self, ts: pd.Timestamp, bars: Mapping[str, Bar]) -> None:
+        """Run the margin monitor after a bar's final mark; liquidate when it is due."""
+        acct = self.account
+        ticks: dict[str, int] | None = None
+        if self.check_extremes:
+            ticks = {}
+            for s, b in bars.items():
+                lots = acct.position_lots(s)
+                if lots:
+                    ticks[s] = b.low if lots > 0 else b.high
+        nlv, gross, mm = acct.margin_figures(ticks)
+        bands = self.margin_bands
+        code = rules.margin_band(
+            nlv, gross, mm, bands.at_risk_ppm, bands.margin_call_ppm, bands.liquidating_ppm
+        )
+        if code == self._band_code and code < rules.BAND_MARGIN_CALL:
+            return  # the common case (every bar): nothing changed, nothing to do
+        band = bands.classify(nlv, gross, mm)
+        halted = rules.is_halted(nlv, gross)
+        before = self._trading.state
+        step = self._trading.update(band, halted)
+        ratio = rules.margin_ratio_ppm(nlv, gross)
+        ccy = acct.currency
+        if band is not self._band:
+            self.margin_events.append(
+                MarginEvent(
+                    ts, EventKind.MARGIN, self._band.value, band.value, ratio, Money(nlv, ccy), Money(mm, ccy)
+                )
+            )
+            self._band = band
+            self._band_code = code
+        if step.state is not before:
+            detail = ""
+            if step.state is TradingState.HALTED:
+                debit = Money(max(0, -nlv), ccy)
+                detail = f"NLV {Money(nlv, ccy)} at {ts}: a debit of {debit} owed; only liquidation"
+                self.halt_reason = detail
+            self.margin_events.append(
+                MarginEvent(
+                    ts,
+                    EventKind.TRADING_STATE,
+                    before.value,
+                    step.state.value,
+                    ratio,
+                    Money(nlv, ccy),
+                    Money(mm, ccy),
+                    detail,
+                )
+            )
+        if step.liquidate:
+            self._liquidate(ts, ticks, nlv, gross, mm, step.close_all)
+
+    def _liquidate(
+        self,
+        ts: pd.Timestamp,
+        ticks: Mapping[str, int] | None,
+        nlv: int,
+        gross: int,
+        mm: int,
+        close_all: bool,
+    ) -> None:
+        """Cancel what stands in the way, then send market orders tagged ``liquidation``.
+
+        Each check makes a fresh plan at the current positions. Working liquidation
+        orders (held back by the volume cap or a zero-volume bar) stay when they are
+        exactly the plan, and are replaced otherwise. Orders that would add exposure
+        are cancelled, and so are exits on the symbols being sold (together with the
+        liquidation they would sell past zero); a halted account keeps no other order.
+        """
+        acct = self.account
+        steps = plan_liquidation(
+            acct.holdings(ticks),
+            nlv,
+            gross,
+            mm,
+            policy=self.liquidation_policy,
+            call_ppm=self.margin_bands.margin_call_ppm,
+            close_all=close_all,
+            commission=self._liquidation_commission,
+        )
+        working = [w for w in self._open if w.order.order_id in self._liquidation_ids]
+        keep = [(w.order.symbol, w.remaining) for w in working] == [(s.symbol, s.lots) for s in steps]
+        selling = {s.symbol for s in steps}
+        for w in list(self._open):
+            if not w.status.is_open or (keep and w in working):
+                continue
+            _, opening = rules.split_fill(acct.position_lots(w.order.symbol), w.remaining)
+            parent = self._orders.get(w.order.parent_id) if w.order.parent_id else None
+            orphan = not w.active and (parent is None or not parent.status.is_open)
+            if w in working:
+                self._finish(w, OrderStatus.CANCELLED, ts, ReasonCode.LIQUIDATION, "replaced by a new plan")
+            elif close_all or opening or w.order.symbol in selling or orphan:
+                self._finish(
+                    w, OrderStatus.CANCELLED, ts, ReasonCode.LIQUIDATION, "cancelled by the liquidation"
+                )
+        if keep:
+            return
+        for step in steps:
+            oid = f"liq{next(self._liq_seq)}"
+            while oid in self._orders:
+                oid = f"liq{next(self._liq_seq)}"
+            self._liquidation_ids.add(oid)
+            inst = acct.instrument(step.symbol)
+            w = self._build(
+                step.symbol, inst.quantity(step.lots), ts, OrderType.MARKET, None, None, None, None,
+                TimeInForce.GTC, None, "liquidation", Intent.REDUCE, oid, None, None, None,
+            )  # fmt: skip
+            self._place(w)
+
+    def _liquidation_commission(self, h: Holding, lots: int) -> int:
+        """Estimate the commission of a liquidation sale (it lowers NLV)."""
+        if lots == 0:
+            return 0
+        return self.commission_model.order_commission(self.account.instrument(h.symbol), lots, h.value(lots))

@@ -58,8 +58,13 @@ __all__ = [
     "SlippageModel",
     "Tiered",
     "VolumeShareImpact",
+    "fixed_fee",
+    "per_share_fee",
+    "per_unit_ratio",
     "resolve_commission",
     "resolve_slippage",
+    "slip_ticks",
+    "value_fee",
 ]
 
 #: Basis points in one (1 bp = 0.01%).
@@ -97,18 +102,79 @@ def _minor(amount: Decimal, ccy: Currency, field: str) -> int:
     return to_minor(amount, ccy, field)
 
 
-def _per_unit_fee(rate: Decimal, cum_lots: int, instrument: Instrument) -> int:
-    """Return ``rate`` per unit of quantity times ``cum_lots`` lots, in minor units, half-even."""
+def per_unit_ratio(rate: Decimal, instrument: Instrument) -> tuple[int, int]:
+    """Return ``rate`` per unit of quantity as an exact ``(num, den)`` per lot in minor units.
+
+    ``cum_lots * num / den`` is the fee of ``cum_lots`` lots before rounding; the compiled
+    fast path lowers per-share models with it, so both engines share the conversion.
+    """
     r_num, r_den = rate.as_integer_ratio()
     l_num, l_den = instrument.lot_size.as_integer_ratio()
     scale = 10**instrument.currency.digits
-    return div_round_half_even(cum_lots * r_num * l_num * scale, r_den * l_den)
+    return r_num * l_num * scale, r_den * l_den
+
+
+def _per_unit_fee(rate: Decimal, cum_lots: int, instrument: Instrument) -> int:
+    """Return ``rate`` per unit of quantity times ``cum_lots`` lots, in minor units, half-even."""
+    num, den = per_unit_ratio(rate, instrument)
+    return div_round_half_even(cum_lots * num, den)
 
 
 def _fraction_of(amount: int, fraction: Decimal) -> int:
     """Return ``amount * fraction`` rounded half-even."""
     num, den = fraction.as_integer_ratio()
-    return div_round_half_even(amount * num, den)
+    return value_fee(amount, num, den)
+
+
+# -- integer cores ------------------------------------------------------------------
+# Each model's arithmetic as a pure function of integers, so the event-driven broker
+# (through the model classes) and the compiled fast path (``solvent.fast``, which
+# compiles these very functions with numba) share one copy of every cost rule.
+
+
+def value_fee(cum_notional: int, num: int, den: int) -> int:
+    """Return a fee of ``num/den`` of ``cum_notional``, rounded half-even once."""
+    return div_round_half_even(cum_notional * num, den)
+
+
+def per_share_fee(
+    cum_lots: int, cum_notional: int, fee_num: int, fee_den: int, minimum: int, cap_num: int, cap_den: int
+) -> int:
+    """Return ``PerShare``'s fee: ``min(cap, max(minimum, cum_lots × fee_num / fee_den))``.
+
+    ``fee_num / fee_den`` is the fee per lot in minor units (``per_unit_ratio``),
+    ``minimum`` is in minor units and the cap is ``cap_num / cap_den`` of the notional
+    (``cap_den == 0``: no cap). An order that filled nothing owes nothing.
+    """
+    if cum_lots == 0:
+        return 0
+    fee = div_round_half_even(cum_lots * fee_num, fee_den)
+    fee = max(fee, minimum)
+    if cap_den != 0:
+        cap = div_round_half_even(cum_notional * cap_num, cap_den)
+        fee = min(fee, cap)
+    return fee
+
+
+def fixed_fee(cum_lots: int, amount: int) -> int:
+    """Return a fixed per-order ``amount`` once anything has filled, else 0."""
+    return 0 if cum_lots == 0 else amount
+
+
+def slip_ticks(side: int, ref: int, num: int, den: int, low: int, high: int) -> int:
+    """Move ``ref`` adversely by ``num/den`` of itself, round adverse to the tick, clamp.
+
+    ``ref + ceil(ref*f)`` is ``ceil(ref*(1+f))`` and ``ref - ceil(ref*f)`` is
+    ``floor(ref*(1-f))`` because ``ref`` is a whole number of ticks. The result is
+    clamped into ``[low, high]`` (the bar's range); ``num == 0`` only clamps.
+    """
+    move = ceil_div(ref * num, den) if num else 0
+    price = ref + move if side > 0 else ref - move
+    if price < low:
+        return low
+    if price > high:
+        return high
+    return price
 
 
 def _check_order(model: str, cum_lots: int, cum_notional: int, month_lots: int) -> None:
@@ -126,13 +192,8 @@ def _check_side(side: int) -> None:
 
 
 def _slip(side: int, ref: int, num: int, den: int, bar: Bar) -> int:
-    """Move ``ref`` adversely by ``num/den`` of itself, round adverse to the tick, clamp.
-
-    ``ref + ceil(ref*f)`` is ``ceil(ref*(1+f))`` and ``ref - ceil(ref*f)`` is
-    ``floor(ref*(1-f))`` because ``ref`` is a whole number of ticks.
-    """
-    move = ceil_div(ref * num, den) if num else 0
-    return bar.clamp(ref + move if side > 0 else ref - move)
+    """Move ``ref`` adversely by ``num/den`` of itself within ``bar`` (see ``slip_ticks``)."""
+    return slip_ticks(side, ref, num, den, bar.low, bar.high)
 
 
 # -- commission -----------------------------------------------------------------------
@@ -241,11 +302,10 @@ class PerShare(CommissionModel):
         _check_order("PerShare", cum_lots, cum_notional, month_lots)
         if cum_lots == 0:
             return 0
-        fee = _per_unit_fee(self.rate, cum_lots, instrument)
-        fee = max(fee, _minor(self.minimum, instrument.currency, "PerShare.minimum"))
-        if self.maximum_pct is not None:
-            fee = min(fee, _fraction_of(cum_notional, self.maximum_pct))
-        return fee
+        fee_num, fee_den = per_unit_ratio(self.rate, instrument)
+        minimum = _minor(self.minimum, instrument.currency, "PerShare.minimum")
+        cap_num, cap_den = (0, 0) if self.maximum_pct is None else self.maximum_pct.as_integer_ratio()
+        return per_share_fee(cum_lots, cum_notional, fee_num, fee_den, minimum, cap_num, cap_den)
 
     def __repr__(self) -> str:
         return (
@@ -275,7 +335,7 @@ class BasisPoints(CommissionModel):
         """Return ``notional × bps / 10_000`` in minor units, half-even."""
         _check_order("BasisPoints", cum_lots, cum_notional, month_lots)
         num, den = self.bps.as_integer_ratio()
-        return div_round_half_even(cum_notional * num, den * BPS_SCALE)
+        return value_fee(cum_notional, num, den * BPS_SCALE)
 
     def __repr__(self) -> str:
         return f"BasisPoints(bps={_fmt(self.bps)})"
@@ -334,7 +394,7 @@ class FixedPerOrder(CommissionModel):
         _check_order("FixedPerOrder", cum_lots, cum_notional, month_lots)
         if cum_lots == 0:
             return 0
-        return _minor(self.amount, instrument.currency, "FixedPerOrder.amount")
+        return fixed_fee(cum_lots, _minor(self.amount, instrument.currency, "FixedPerOrder.amount"))
 
     def __repr__(self) -> str:
         return f"FixedPerOrder(amount={_fmt(self.amount)})"
@@ -499,7 +559,7 @@ class NoSlippage(SlippageModel):
     def fill_price(self, instrument: Instrument, side: int, price_ticks: int, lots: int, bar: Bar) -> int:
         """Return the reference price, clamped into ``[low, high]``."""
         _check_side(side)
-        return bar.clamp(price_ticks)
+        return slip_ticks(side, price_ticks, 0, 1, bar.low, bar.high)
 
     def __repr__(self) -> str:
         return "NoSlippage()"

@@ -60,14 +60,25 @@ def check_short(inst: Instrument, cash_account: bool, opening_lots: int) -> Verd
 def affordable_lots(max_lots: int, available: int, cost: Callable[[int], int]) -> int:
     """Return the largest ``n <= max_lots`` with ``cost(n) <= available`` (0 if none).
 
-    ``cost`` must be non-decreasing in ``n`` (notional plus commission is); a binary
-    search keeps this O(log n) even with per-order minimum commissions.
+    ``cost`` must be non-decreasing in ``n`` (notional plus commission is), so the
+    answer is unique. The search gallops down from ``max_lots`` (an all-in order is
+    usually a few lots short of it: the commission) and then bisects, O(log n) even
+    with per-order minimum commissions.
     """
     if max_lots <= 0 or available <= 0:
         return 0
     if cost(max_lots) <= available:
         return max_lots
-    lo, hi = 0, max_lots  # cost(lo) <= available < cost(hi)
+    hi, step = max_lots, 1  # cost(hi) > available
+    while True:
+        lo = hi - step
+        if lo <= 0:
+            lo = 0
+            break
+        if cost(lo) <= available:
+            break
+        hi, step = lo, step * 2
+    # cost(lo) <= available < cost(hi), taking cost(0) as affordable
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if cost(mid) <= available:

@@ -18,7 +18,18 @@ looks ahead. The intrabar path is unknown; the rules assume the pessimistic one:
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from solvent.model.bar import Bar
+
+
+class FillTiming(StrEnum):
+    """When an order placed after bar ``t`` can first fill."""
+
+    NEXT_BAR = "next_bar"  # from bar t + 1 (default; no look-ahead)
+    # At bar t's own close: look-ahead (the strategy saw that close before trading at
+    # it). Opt-in, for comparisons with engines that fill there (VectorBT's default).
+    SAME_BAR_CLOSE = "same_bar_close"
 
 
 def limit_price(side: int, limit: int, bar: Bar) -> int | None:

@@ -22,6 +22,16 @@ class Bar:
     close: int
     volume: int
 
+    def at_close(self) -> Bar:
+        """Return the bar seen from its close: open, high and low set to the close.
+
+        The same-bar close pass (``fill_timing="same_bar_close"``) matches orders against
+        it, so a market order fills at the close and a limit or stop only if the close
+        satisfies it.
+        """
+        c = self.close
+        return Bar(self.timestamp, c, c, c, c, self.volume)
+
     def clamp(self, ticks: int) -> int:
         """Return ``ticks`` clamped into the bar's low–high range."""
         if ticks < self.low:

@@ -21,12 +21,11 @@ TimeLike = datetime | date | np.datetime64 | str | pd.Timestamp
 def to_timestamp(value: TimeLike | None, field: str = "timestamp") -> pd.Timestamp:
     """Return ``value`` as a ``pd.Timestamp``; refuse ``None``, NaT and garbage."""
     if isinstance(value, pd.Timestamp):
-        ts = value
-    else:
-        try:
-            ts = pd.Timestamp(value)  # type: ignore[arg-type]
-        except (ValueError, TypeError):
-            raise InvalidInputError(field, value, "is not a timestamp") from None
+        return value  # NaT is not a Timestamp: nothing to check (the engines' hot path)
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise InvalidInputError(field, value, "is not a timestamp") from None
     if pd.isna(ts):
         raise InvalidInputError(field, value, "is missing (NaT)")
     return ts
@@ -56,6 +55,9 @@ class ReasonCode(StrEnum):
     MARKET_CLOSED = "MARKET_CLOSED"
     DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
     INSUFFICIENT_CASH = "INSUFFICIENT_CASH"
+    # Accepted, but cut at placement to the part buying power affords (partial fills on).
+    SCALED_DOWN = "SCALED_DOWN"
+    LIQUIDATION = "LIQUIDATION"  # cancelled because a margin call is being liquidated
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,22 @@ class Fill:
     side: Side | None = None
 
     def __post_init__(self) -> None:
+        q, p, c, slip = self.quantity, self.price, self.commission, self.slippage
+        if (
+            type(q) is Decimal
+            and type(p) is Decimal
+            and type(c) is Decimal
+            and type(slip) is Decimal
+            and type(self.timestamp) is pd.Timestamp
+            and q.is_finite()
+            and p.is_finite()
+            and c.is_finite()
+            and slip.is_finite()
+            and q != 0
+            and p > 0
+            and c >= 0
+        ):
+            return  # exact values already (the broker's and the ledger's own fills)
         s = object.__setattr__
         s(self, "quantity", to_decimal(self.quantity, f"{self.symbol}.fill.quantity"))
         if self.quantity == 0:

@@ -218,6 +218,13 @@ def render_report(result: Result) -> str:
             "checked against buying power, margin or cash, so these results may spend "
             "money the account does not have.</div>"
         )
+    if settings.get("look_ahead"):
+        banner += (
+            '<div class="banner off" id="look-ahead">LOOK-AHEAD: fill timing '
+            f"{_e(settings.get('fill_timing', 'same_bar_close'))}: orders filled at the close of "
+            "the bar the strategy decided on, a price it had already seen. No real order "
+            "can do that; use it only to compare with engines that fill there.</div>"
+        )
 
     times = result.equity.index.to_numpy(dtype="datetime64[ns]")
     eq = result.equity.to_numpy(dtype=np.float64)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +17,21 @@ from rich.table import Table
 from solvent.accounting.account import Account
 from solvent.execution.broker import OrderView
 from solvent.model.money import Money
-from solvent.model.orders import Rejection
-from solvent.model.records import Fill, Trade
+from solvent.model.orders import Intent, OrderStatus, OrderType, Rejection, TimeInForce
+from solvent.model.records import Fill, ReasonCode, Side, Trade
 from solvent.results.report import write_report
+from solvent.risk.monitor import MarginEvent
 
 IntArray = npt.NDArray[np.int64]
+_ZERO = Decimal(0)
+# Plain strings of the enums in the frames (``.value`` is a slow property, per row).
+_TEXT: dict[StrEnum, str] = {
+    m: m.value for enum in (OrderType, TimeInForce, OrderStatus, Intent, ReasonCode, Side) for m in enum
+}
 
 _ORDER_COLUMNS = (
-    "order_id", "submitted_at", "symbol", "quantity", "type", "tif", "limit", "stop", "tag",
-    "intent", "status", "filled_quantity", "avg_fill_price", "commission", "reason",
+    "order_id", "submitted_at", "symbol", "quantity", "accepted_quantity", "type", "tif", "limit",
+    "stop", "tag", "intent", "status", "filled_quantity", "avg_fill_price", "commission", "reason",
 )  # fmt: skip
 _FILL_COLUMNS = (
     "timestamp",
@@ -36,32 +44,42 @@ _FILL_COLUMNS = (
     "slippage",
     "tag",
 )
+#: The columns of ``Result.events`` and of ``events.csv`` (replay and backtest).
+EVENT_COLUMNS = ("timestamp", "kind", "from", "to", "margin_ratio", "nlv", "maintenance_margin")
 _TRADE_COLUMNS = tuple(Trade.__dataclass_fields__)
 _REJECTION_COLUMNS = tuple(Rejection.__dataclass_fields__)
 
 
 def orders_frame(views: Iterable[OrderView]) -> pd.DataFrame:
-    """Return one row per order: the request and what became of it (exact decimals)."""
-    rows = [
-        (
-            v.order_id,
-            v.order.submitted_at,
-            v.order.symbol,
-            v.order.quantity,
-            v.order.type.value,
-            v.order.tif.value,
-            v.order.limit,
-            v.order.stop,
-            v.order.tag,
-            None if v.order.intent is None else v.order.intent.value,
-            v.status.value,
-            v.filled_quantity,
-            v.avg_fill_price,
-            v.commission.amount,
-            None if v.reason is None else v.reason.value,
+    """Return one row per order: the request and what became of it (exact decimals).
+
+    ``quantity`` is the request; ``accepted_quantity`` what the broker worked: less
+    when the order was cut at placement to what buying power affords (``reason``
+    ``SCALED_DOWN``), sized at the fill for ``order_value`` orders, 0 when refused.
+    """
+    rows = []
+    for v in views:
+        o = v.order
+        rows.append(
+            (
+                o.order_id,
+                o.submitted_at,
+                o.symbol,
+                o.quantity,
+                _ZERO if v.status is OrderStatus.REJECTED else v.quantity,
+                _TEXT[o.type],
+                _TEXT[o.tif],
+                o.limit,
+                o.stop,
+                o.tag,
+                None if o.intent is None else _TEXT[o.intent],
+                _TEXT[v.status],
+                v.filled_quantity,
+                v.avg_fill_price,
+                v.commission.amount,
+                None if v.reason is None else _TEXT[v.reason],
+            )
         )
-        for v in views
-    ]
     return pd.DataFrame(rows, columns=list(_ORDER_COLUMNS))
 
 
@@ -72,7 +90,7 @@ def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
             f.timestamp,
             f.order_id,
             f.symbol,
-            None if f.side is None else f.side.value,
+            None if f.side is None else _TEXT[f.side],
             f.quantity,
             f.price,
             f.commission,
@@ -96,13 +114,30 @@ def trades_frame(trades: Iterable[Trade]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*_TRADE_COLUMNS, "net_pnl"])
 
 
+def events_frame(events: Iterable[MarginEvent]) -> pd.DataFrame:
+    """Return one row per margin-band or trading-state transition (exact decimals)."""
+    rows = [
+        (
+            e.timestamp,
+            e.kind.value,
+            e.from_,
+            e.to,
+            e.margin_ratio,
+            e.nlv.amount,
+            e.maintenance_margin.amount,
+        )
+        for e in events
+    ]
+    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+
 def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
     """Return one row per refusal, with its reason code as a string."""
-    rows = []
-    for r in rejections:
-        row = asdict(r)
-        row["reason"] = r.reason.value
-        rows.append(row)
+    # Field by field, not ``asdict``: that deep-copies every value of every row.
+    rows = [
+        tuple(r.reason.value if k == "reason" else getattr(r, k) for k in _REJECTION_COLUMNS)
+        for r in rejections
+    ]
     return pd.DataFrame(rows, columns=list(_REJECTION_COLUMNS))
 
 
@@ -124,11 +159,18 @@ class Result:
         analysis and plots; the ledger's exact lots are in ``account``.
     orders, fills, trades, rejections
         One row per record; quantities, prices and money as exact ``Decimal``.
+    events
+        One row per transition of margin band (``kind == "margin"``: healthy, at_risk,
+        margin_call, liquidating) or trading state (``"trading_state"``: active,
+        reduce_only, halted): ``timestamp, kind, from, to, margin_ratio, nlv,
+        maintenance_margin`` (``docs/margin.md``).
     metrics
         ``compute_metrics`` of the run.
     settings
-        What the run assumed (account kind, validation mode, costs, limits, parameters);
-        ``validated`` is ``False`` when validation was off.
+        What the run assumed (account kind, validation mode, costs, limits, parameters,
+        PDT and liquidation policies, margin bands); ``validated`` is ``False`` when
+        validation was off; ``trading_state`` is the state at the end and ``halted``
+        says why trading halted (the debit), or is ``None``.
     final_equity
         NLV after the last bar, exact.
     account
@@ -150,6 +192,7 @@ class Result:
     settings: dict[str, Any]
     final_equity: Money
     account: Account = field(repr=False)
+    events: pd.DataFrame = field(default_factory=lambda: events_frame(()))
 
     def summary(self) -> Table:
         """Return the headline figures as a Rich ``Table`` (print it with a Console)."""
@@ -157,6 +200,8 @@ class Result:
         title = "Backtest summary"
         if not self.settings.get("validated", True):
             title += " (VALIDATION OFF: results may spend money the account does not have)"
+        if self.settings.get("look_ahead"):
+            title += " (LOOK-AHEAD: orders filled at the close the strategy had seen)"
         table = Table(title=title)
         table.add_column("metric")
         table.add_column("value", justify="right")

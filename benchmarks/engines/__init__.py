@@ -1,0 +1,49 @@
+"""Engine adapters: ``prepare(ds)`` (untimed), ``run(prepared)`` (timed), ``outcome(raw, prepared)``.
+
+Each adapter imports only its own library, so a worker process holds one engine's
+imports and its memory is that engine's alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    module: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    parity: bool = True  # held to identical fills and final equity within half a cent per fill
+    note: str = ""
+
+
+ENGINES: dict[str, EngineSpec] = {
+    "solvent-event": EngineSpec("benchmarks.engines.event", note="solvent.backtest + examples/sma_cross.py"),
+    "solvent-fast": EngineSpec("benchmarks.engines.fast", note="solvent.fast.from_signals"),
+    "vectorbt": EngineSpec("benchmarks.engines.vbt", note="vbt.Portfolio.from_signals"),
+    "backtesting.py": EngineSpec("benchmarks.engines.btpy", note="one Backtest per symbol and pair"),
+    "backtrader": EngineSpec("benchmarks.engines.bt", note="one Cerebro per symbol and pair"),
+    "solvent-event-noval": EngineSpec(
+        "benchmarks.engines.event", {"VALIDATION": "off"}, note="validation='off' (gatekeeper overhead)"
+    ),
+    "solvent-fast-checks": EngineSpec(
+        "benchmarks.engines.fast",
+        {"CHECKS": True},
+        parity=False,
+        note="margin account + 10 % volume cap (fills differ by design)",
+    ),
+}
+MAIN = ("solvent-event", "solvent-fast", "vectorbt", "backtesting.py", "backtrader")
+VARIANTS = ("solvent-event-noval", "solvent-fast-checks")
+
+
+def load(name: str) -> ModuleType:
+    """Import engine ``name``'s adapter with its settings applied."""
+    spec = ENGINES[name]
+    module = importlib.import_module(spec.module)
+    for key, value in spec.settings.items():
+        setattr(module, key, value)
+    return module

@@ -1,0 +1,330 @@
+"""Render benchmark results: Rich tables for the terminal, ``RESULTS.md`` for the repository."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata as md
+import math
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+
+from benchmarks.data import DESCRIPTIONS, Dataset
+from benchmarks.engines import ENGINES
+
+if TYPE_CHECKING:
+    from benchmarks.run import Measure
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("solvent", "numpy", "pandas", "numba", "vectorbt", "backtesting", "backtrader", "pyinstrument")
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _ram_gb() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _git(*args: str) -> str:
+    try:
+        # Read-only git queries (commit id, dirty state) for the report header.
+        out = subprocess.run(  # noqa: S603
+            ["git", *args],  # noqa: S607
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip()
+
+
+def machine_info() -> dict[str, str]:
+    versions = []
+    for p in PACKAGES:
+        try:
+            versions.append(f"{p} {md.version(p)}")
+        except md.PackageNotFoundError:
+            versions.append(f"{p} (not installed)")
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{_cpu()}, {os.cpu_count()} logical CPUs, {_ram_gb():.0f} GiB RAM",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": ", ".join(versions),
+        "commit": (_git("rev-parse", "--short", "HEAD") or "unknown")
+        + (" + uncommitted changes" if dirty else ""),
+        "load": "{:.2f} / {:.2f} / {:.2f}".format(*load),
+    }
+
+
+def _num(x: float, fmt: str) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+def _ratio(a: float, b: float) -> str:
+    if any(math.isnan(v) for v in (a, b)) or b == 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def _rows(ds: Dataset, measures: list[Measure]) -> list[list[str]]:
+    by = {m.engine: m for m in measures}
+    ev, fa = by.get("solvent-event"), by.get("solvent-fast")
+    rows = []
+    for m in measures:
+        if m.skipped or m.error or not m.seconds:
+            why = m.skipped or ("error: " + (m.error or "").splitlines()[-1][:80] if m.error else "no data")
+            rows.append([m.engine, why] + [""] * (len(HEADER) - 2))
+            continue
+        out = m.outcome
+        rng = f"{min(m.seconds):.3f}–{max(m.seconds):.3f}" if len(m.seconds) > 1 else ""
+        ev_ratio = _ratio(ev.median_s, m.median_s) if ev and ev.seconds and m is not ev else ""
+        fa_ratio = _ratio(fa.median_s, m.median_s) if fa and fa.seconds and m is not fa else ""
+        fa_mem = _ratio(fa.median_peak, m.median_peak) if fa and fa.seconds and m is not fa else ""
+        rows.append(
+            [
+                m.engine,
+                f"{m.median_s:.3f}",
+                rng,
+                f"{ds.bars / m.median_s:,.0f}",
+                f"{m.median_peak:.0f}",
+                f"{m.median_delta:.0f}",
+                f"{out.total_equity:,.2f}" if out else "",
+                f"{out.n_fills:,}" if out else "",
+                f"{out.n_trades:,}" if out else "",
+                "–" if out is None or out.refused is None else f"{out.refused:,}",
+                ev_ratio,
+                fa_ratio,
+                fa_mem,
+            ]
+        )
+    return rows
+
+
+HEADER = [
+    "engine",
+    "median s",
+    "min–max s",
+    "bars/s",
+    "peak MB",
+    "Δ MB",
+    "final equity (sum)",
+    "fills",
+    "trades",
+    "refused",
+    "event÷this (time)",
+    "fast÷this (time)",
+    "fast÷this (peak mem)",
+]
+
+
+def rich_table(name: str, ds: Dataset, measures: list[Measure]) -> Table:
+    t = Table(title=f"{name}: {DESCRIPTIONS[name]} ({ds.bars:,} bars)")
+    for h in HEADER:
+        t.add_column(h, justify="left" if h == "engine" else "right")
+    for row in _rows(ds, measures):
+        t.add_row(*row)
+    return t
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def _target(label: str, value: float, limit: float, unit: str = "×") -> list[str]:
+    if math.isnan(value):
+        return [label, f"≤ {limit:g}{unit}", "not measured", ""]
+    met = value <= limit
+    verdict = "met" if met else f"missed by {value / limit:.1f}× ({value:.2f}{unit} vs {limit:g}{unit})"
+    return [label, f"≤ {limit:g}{unit}", f"{value:.3g}{unit}", verdict]
+
+
+def targets(
+    datasets: list[str], results: dict[tuple[str, str], Measure], first: dict[str, dict[str, Any]]
+) -> list[list[str]]:
+    def med(e: str, d: str, attr: str = "median_s") -> float:
+        m = results.get((e, d))
+        return float(getattr(m, attr)) if m is not None and m.seconds else float("nan")
+
+    rows = []
+    for d in datasets:
+        rows.append(_target(f"fast ÷ VectorBT time, {d}", med("solvent-fast", d) / med("vectorbt", d), 0.5))
+    for d in datasets:
+        checks = med("solvent-fast-checks", d) / med("solvent-fast", d) - 1
+        rows.append(_target(f"fast: volume cap + margin overhead, {d}", checks * 100, 5, " %"))
+    if "b" in datasets:
+        rows.append(
+            _target(
+                "event ÷ backtesting.py time, b", med("solvent-event", "b") / med("backtesting.py", "b"), 0.25
+            )
+        )
+    if "c" in datasets:
+        rows.append(
+            _target(
+                "event ÷ backtesting.py time, c", med("solvent-event", "c") / med("backtesting.py", "c"), 0.1
+            )
+        )
+    fast = first.get("solvent-fast", {})
+    for label, limit in (("cold", 5.0), ("warm", 1.0)):
+        v = fast.get(label, {}).get("first_s", float("nan"))
+        rows.append(_target(f"fast first call, {label} numba cache (a)", v, limit, " s"))
+    for d in datasets:
+        ratio = med("solvent-fast", d, "median_peak") / med("vectorbt", d, "median_peak")
+        rows.append(_target(f"fast ÷ VectorBT peak memory, {d}", ratio, 0.5))
+    for d in datasets:
+        over = med("solvent-event", d) / med("solvent-event-noval", d) - 1
+        rows.append(_target(f"event: validation overhead (reject vs off), {d}", over * 100, 2, " %"))
+    return rows
+
+
+def _profile_md(name: str, prof: dict[str, Any]) -> list[str]:
+    split: dict[str, float] = prof["split"]
+    total = sum(split.values()) or 1.0
+    rows = [
+        [k, f"{v:.2f}", f"{100 * v / total:.1f} %"] for k, v in sorted(split.items(), key=lambda kv: -kv[1])
+    ]
+    lines = [
+        f"### Event engine on {name} ({prof['seconds']:.1f} s under pyinstrument)",
+        "",
+        "Self time by area (a frame's time less its callees'; the strategy's own code is its file's frames):",
+        "",
+        *_md_table(["area", "s", "share"], rows),
+        "",
+        "Top of the call tree:",
+        "",
+        "```",
+        *prof["text"].splitlines()[:60],
+        "```",
+        "",
+    ]
+    return lines
+
+
+def markdown(
+    *,
+    info: dict[str, str],
+    argv: list[str],
+    runs: int,
+    quick: bool,
+    sets: dict[str, Dataset],
+    datasets: list[str],
+    engines: list[str],
+    results: dict[tuple[str, str], Measure],
+    first: dict[str, dict[str, Any]],
+    profiles: dict[str, dict[str, Any]],
+    parity_ok: bool,
+    elapsed: float,
+) -> str:
+    lines = [
+        "# Benchmarks: SMA(10/50) all-in long-only, 0.1 % commission",
+        "",
+        "Written by `python benchmarks/run.py` (`make bench`); see `benchmarks/README.md` for the method.",
+        "",
+        f"- Date: {info['date']}; command: `benchmarks/run.py {' '.join(argv)}`"
+        + (" (QUICK: small data, not a measurement)" if quick else "")
+        + f"; {runs} round(s); {elapsed / 60:.1f} min.",
+        f"- Machine: {info['machine']}; {info['os']}; Python {info['python']}.",
+        f"- Load average at the start (1/5/15 min): {info['load']}. Other work on the machine inflates and"
+        " spreads the times; compare engines within one run only.",
+        f"- Packages: {info['packages']}.",
+        f"- Tree: {info['commit']}.",
+        f"- Parity: {'**all engines agree**' if parity_ok else '**FAILED** (see below)'}.",
+        "",
+        "Columns: median wall seconds of the timed run (each in a fresh process, after a warm-up on a"
+        " 300-bar slice); bars/s = timestamps × symbols × pairs ÷ median s; peak MB = the worker's peak"
+        " resident set size (interpreter, libraries, data and run); Δ MB = peak less the resident size"
+        " just before the timed run; final equity summed over the independent accounts (one per symbol"
+        " and pair, 100,000 each); trades = round trips closed. Ratios are solvent ÷ this engine"
+        " (below 1: solvent is faster / smaller).",
+        "",
+    ]
+    for d in datasets:
+        ds = sets[d]
+        lines += [f"## {d}: {DESCRIPTIONS[d]} ({ds.bars:,} bars)", ""]
+        lines += _md_table(HEADER, _rows(ds, [results[(e, d)] for e in engines]))
+        lines.append("")
+    lines += ["## Parity (against solvent's event engine)", ""]
+    prow = []
+    for d in datasets:
+        for e in engines:
+            m = results[(e, d)]
+            if m.error:
+                prow.append([d, e, "**worker failed**: " + " ".join(m.error.splitlines()[-2:])[:200]])
+            elif m.skipped:
+                prow.append([d, e, f"skipped ({m.skipped})"])
+            elif not m.deterministic:
+                prow.append([d, e, "**not deterministic across rounds**"])
+            elif e == "solvent-event":
+                prow.append([d, e, "reference"])
+            elif not ENGINES[e].parity:
+                prow.append([d, e, f"not compared: {ENGINES[e].note}"])
+            elif m.parity is not None:
+                status = "ok" if m.parity.ok else "**FAIL**"
+                prow.append([d, e, f"{status}: {m.parity.message}"])
+    lines += _md_table(["data", "engine", "result"], prow)
+    lines.append("")
+    if first:
+        lines += [
+            "## First call (numba compilation), data set a",
+            "",
+            "A fresh process with `NUMBA_CACHE_DIR` pointed at a new empty directory (cold: everything"
+            " compiles and is cached there), then a second fresh process on that cache (warm).",
+            "",
+        ]
+        frow = []
+        for e, rows in first.items():
+            for label in ("cold", "warm"):
+                r = rows.get(label, {})
+                if "skipped" in r or "error" in r:
+                    frow.append([e, label, r.get("skipped") or "error", "", "", ""])
+                    continue
+                frow.append(
+                    [
+                        e,
+                        label,
+                        f"{r['import_s']:.2f}",
+                        f"{r['first_s']:.2f}",
+                        f"{r['import_s'] + r['first_s']:.2f}",
+                        f"{r['second_s']:.3f}",
+                    ]
+                )
+        lines += _md_table(
+            ["engine", "cache", "import s", "first call s", "import + first s", "second call s"], frow
+        )
+        lines.append("")
+    lines += ["## Targets (issue 6 §4)", ""]
+    lines += _md_table(["target", "limit", "measured", "verdict"], targets(datasets, results, first))
+    lines.append("")
+    if profiles:
+        lines += ["## Where the event engine's time goes (pyinstrument)", ""]
+        for d, prof in profiles.items():
+            lines += _profile_md(d, prof)
+    lines += ["## Engine notes", ""]
+    lines += [f"- `{e}`: {ENGINES[e].note}" for e in engines]
+    lines.append("")
+    return "\n".join(lines)

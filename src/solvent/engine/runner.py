@@ -1,0 +1,557 @@
+"""The bar loop of ``solvent.backtest``: the broker works only where something can happen.
+
+Per timestamp ``i`` (``docs/engine.md``):
+
+1. if an order is working, or a dividend or split falls on bar ``i``, or the account is
+   in a state the lazy path does not cover, the bar is *busy*: the ledger is brought to
+   the previous close, dividends and splits are applied, the broker marks the account
+   at the opens, matches the working orders against the bars of their symbols, marks
+   at the closes and runs the margin check; the figures of bar ``i`` are read from the
+   ledger; ``on_fill``, ``on_reject`` and ``on_margin_call`` follow;
+2. otherwise the bar is *quiet*: nothing can fill, so nothing is marked; its figures
+   are filled in after the run by ``figures.FigureModel`` from the account's (constant)
+   cash and positions and the bar's closes;
+3. ``on_bar``. When the strategy reads the account or places an order, the ledger is
+   first brought to the close of bar ``i`` (``sync``), so it sees exactly what marking
+   every bar would have shown.
+
+Bringing the ledger forward over quiet bars replays what bar-by-bar marks would have
+changed besides the figures: the session roll (prior-close NLV and margin, the
+mark-to-market basis of the lots), made at the last new session with the marks of the
+close before it, and the high-water mark of capital used, made at the first mark of its
+peak. Both are exact because a quiet stretch has no fills and no overnight charges (no
+borrow fees, no debit interest, no unsettled cash: ``FigureModel.of`` and
+``Runner._quiet_until``); the roll's mark-to-market basis telescopes, and every other
+effect of a roll is overwritten by the last one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from solvent.accounting import rules
+from solvent.accounting.account import AccountKind, BuyingPowerMode
+from solvent.data.frame import BarData
+from solvent.engine.context import Context
+from solvent.engine.figures import FigureModel, exposure
+from solvent.engine.strategy import Strategy
+from solvent.execution.broker import SimulatedBroker
+from solvent.execution.matching import FillTiming
+from solvent.model.bar import Bar
+from solvent.model.instrument import Instrument
+from solvent.model.records import Fill
+from solvent.risk.pdt import PATTERN_DAY_TRADES, PdtPolicy
+from solvent.risk.state import TradingState
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+NS_PER_DAY = 86_400 * 10**9
+#: ``progress`` is called about this many times per run (plus once at the end).
+PROGRESS_STEPS = 200
+_ASK = -2  # ``Runner.quiet_to`` before ``_quiet_until`` looked at the state
+
+Progress = Callable[[int, int], None]
+
+
+def last_close_ticks(close: IntArray, present: BoolArray) -> IntArray:
+    """Return each symbol's last close as of every row, in ticks (0 before its first bar)."""
+    t = close.shape[0]
+    idx = np.where(present, np.arange(t)[:, None], -1)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    filled = close[np.maximum(idx, 0), np.arange(close.shape[1])]
+    out: IntArray = np.where(idx >= 0, filled, 0)
+    return out
+
+
+def events(
+    values: FloatArray, neutral: float, symbols: tuple[str, ...]
+) -> dict[int, list[tuple[str, float]]]:
+    """Return ``{row: [(symbol, value), ...]}`` for the cells that differ from ``neutral``."""
+    out: dict[int, list[tuple[str, float]]] = {}
+    for r, c in zip(*np.nonzero(values != neutral), strict=True):
+        out.setdefault(int(r), []).append((symbols[c], float(values[r, c])))
+    return out
+
+
+class Runner:
+    """Run one strategy over one panel through one broker (used once).
+
+    Parameters
+    ----------
+    strategy, panel, broker, instruments
+        What to run; ``instruments[j]`` belongs to ``panel.symbols[j]``.
+    ticks
+        ``(open, high, low, close, volume)`` of the panel on the integer grid (T, N).
+    lazy
+        Skip the ledger on quiet bars (default). ``False`` marks every bar and builds
+        every symbol's bar: the reference the lazy path is tested against.
+    progress
+        Called as ``progress(bars_done, bars_total)`` every ~0.5% of the run.
+    """
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        panel: BarData,
+        broker: SimulatedBroker,
+        instruments: list[Instrument],
+        ticks: tuple[IntArray, IntArray, IntArray, IntArray, IntArray],
+        *,
+        lazy: bool = True,
+        progress: Progress | None = None,
+    ) -> None:
+        self.strat = strategy
+        self.panel = panel
+        self.broker = broker
+        self.acct = broker.account
+        self.symbols = list(panel.symbols)
+        self.col = {s: j for j, s in enumerate(self.symbols)}
+        self.t, self.n = panel.shape
+        t = self.t
+        self.o, self.h, self.lo, self.c, self.v = ticks
+        self.present = panel.present
+        self.lastc = last_close_ticks(self.c, self.present)
+        # The higher of each bar's open and close as the ledger would see them (the open
+        # of a symbol without a bar is its last close): bounds capital used over a stretch.
+        prev = np.vstack([np.zeros((1, self.n), dtype=np.int64), self.lastc[:-1]])
+        self.high_mark = np.maximum(np.where(self.present, self.o, prev), self.lastc)
+        self.max_ticks = [int(x) for x in self.c.max(axis=0, initial=0)]
+        self.times = panel.timestamps
+        day = self.times.astype("datetime64[ns]").view(np.int64) // NS_PER_DAY
+        new_day = np.zeros(t, dtype=bool)
+        new_day[1:] = day[1:] != day[:-1]
+        # Sessions are calendar dates of the (exchange-time) timestamps.
+        self.session_open = new_day.copy()
+        self.session_open[0] = True
+        self.session_close = np.append(new_day[1:], True)
+        self.last_new_day = np.maximum.accumulate(np.where(new_day, np.arange(t), -1))
+        # The last bar of each bar's session.
+        starts = np.flatnonzero(self.session_open)
+        ends = np.append(starts[1:] - 1, t - 1)
+        self.session_end = np.repeat(ends, np.diff(np.append(starts, t)))
+        self.dividends = events(panel.dividend, 0.0, panel.symbols)
+        self.splits = events(panel.split, 1.0, panel.symbols)
+        self.multiplier = [float(i.multiplier) for i in instruments]
+        self.model = FigureModel.of(self.acct, instruments) if lazy else None
+        self.eager = not lazy
+        self.same_bar = broker.fill_timing is FillTiming.SAME_BAR_CLOSE
+        self.progress = progress
+
+        self.equity = np.zeros(t, dtype=np.int64)
+        self.cash = np.zeros(t, dtype=np.int64)
+        self.bp = np.zeros(t, dtype=np.int64)
+        self.im = np.zeros(t, dtype=np.int64)
+        self.mm = np.zeros(t, dtype=np.int64)
+        self.traded = np.zeros(t)
+        self.lazy_rows = np.zeros(t, dtype=bool)
+        self.lots = np.zeros(self.n, dtype=np.int64)
+        self.held: dict[int, int] = {}  # column -> lots, the open positions
+        self._lot_rows: list[int] = []
+        self._lot_values: list[IntArray] = []
+        #: Lots held per symbol after each bar (T, N), built after the run.
+        self.lots_hist = np.zeros((0, self.n), dtype=np.int64)
+
+        self.at = -1  # the ledger is marked at the close of bar ``at``
+        self.cap_max = 0  # the ledger's high-water mark of capital used, as last read
+        self.lc_at = -1  # the broker's last prices are the closes of bar ``at``
+        self.stretch = -1  # first bar of the current run of quiet bars (-1: none)
+        self.quiet_to = _ASK  # the last bar that may go unmarked (-1: none, _ASK: to look at)
+        self.stretch_cash = 0
+        self.stretch_bp: int | None = None  # buying power fixed for the stretch, or None
+        self.const_bp_rows = np.zeros(t, dtype=bool)
+        self._stamp_i = -1
+        self._stamp = pd.Timestamp(self.times[0]) - pd.Timedelta(1, "ns")
+        self.seen = 0  # rejections dispatched
+        self.events_seen = 0  # margin events dispatched
+        #: Counts for tests: busy and quiet bars, and failed checks of the figure model.
+        self.stats = {"busy": 0, "quiet": 0, "model_mismatch": 0}
+        self.ctx = Context(panel, broker, self._stamp, self.sync)
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the strategy over every bar."""
+        strat, ctx, broker = self.strat, self.ctx, self.broker
+        t = self.t
+        open_orders = broker._open  # the broker's list of working orders, kept in place
+        rejections = broker.rejections
+        on_bar = strat.on_bar
+        same_bar = self.same_bar
+        event_rows = [*sorted(set(self.dividends) | set(self.splits)), t]
+        next_event, event_k = event_rows[0], 0
+        step = max(1, t // PROGRESS_STEPS)
+        tick_at = step if self.progress is not None else t
+
+        strat.init(self.panel)
+        strat.on_start(ctx)
+        self._dispatch()
+        i = 0
+        while i < t:
+            if i >= tick_at:
+                assert self.progress is not None  # noqa: S101 - tick_at is t without it
+                self.progress(i, t)
+                tick_at += step
+            if i == next_event:
+                busy = True
+                event_k += 1
+                next_event = event_rows[event_k]
+            elif open_orders:
+                busy = True
+            else:
+                if self.quiet_to == _ASK:  # first quiet candidate since the last busy bar
+                    self.quiet_to = self._quiet_until()
+                busy = i > self.quiet_to
+            if busy:
+                self._end_stretch(i)
+                fills = self._busy(i)
+                if not same_bar:
+                    self._record(i)
+                ctx.i = i
+                for f in fills:
+                    strat.on_fill(ctx, f)
+                self._dispatch()
+            elif self.stretch < 0:
+                self.stretch = i
+            if busy or same_bar:
+                self._after_bar(i, busy)
+                i += 1
+                continue
+            # Quiet bars in a row: only the strategy runs, until it places an order.
+            seen = self.seen
+            j = i
+            for j in range(i, min(self.quiet_to + 1, next_event, tick_at)):
+                ctx.i = j
+                on_bar(ctx)
+                if open_orders or len(rejections) != seen:
+                    break
+            self._dispatch()
+            i = j + 1
+        self._end_stretch(t)
+        self._finish()
+        strat.on_end(ctx)
+        self._dispatch()
+        self.lots_hist = self.positions()
+        self._fill_quiet_rows()
+        if self.progress is not None:
+            self.progress(t, t)
+
+    def _after_bar(self, i: int, busy: bool) -> None:
+        """Call ``on_bar`` for bar ``i``; in same-bar mode, fill at the close and record."""
+        ctx = self.ctx
+        ctx.i = i
+        self.strat.on_bar(ctx)
+        self._dispatch()
+        if self.same_bar:
+            passed = self._close_pass(i)
+            if passed or busy:
+                self._end_stretch(i)
+                self._record(i)
+
+    def _dispatch(self) -> None:
+        """Hand new refusals (``on_reject``) and margin events (``on_margin_call``) over."""
+        broker, strat, ctx = self.broker, self.strat, self.ctx
+        while self.seen < len(broker.rejections):
+            rej = broker.rejections[self.seen]
+            self.seen += 1
+            strat.on_reject(ctx, rej)
+        while self.events_seen < len(broker.margin_events):
+            event = broker.margin_events[self.events_seen]
+            self.events_seen += 1
+            strat.on_margin_call(ctx, event)
+
+    def _stamp_of(self, i: int) -> pd.Timestamp:
+        if i != self._stamp_i:
+            self._stamp = pd.Timestamp(self.times[i])
+            self._stamp_i = i
+        return self._stamp
+
+    # -- busy bars ---------------------------------------------------------------------
+
+    def _busy(self, i: int) -> list[Fill]:
+        """Process bar ``i`` through the broker; return its fills."""
+        acct, broker = self.acct, self.broker
+        self.stats["busy"] += 1
+        if self.at < i - 1:
+            self._catch_up(i - 1)
+        ts = self._stamp_of(i)
+        if i in self.dividends or i in self.splits:
+            self._events(i, ts)
+        broker._begin_bar(ts)
+        present = self.present[i]
+        syms = self.symbols
+        o_row, c_row = self.o[i].tolist(), self.c[i].tolist()
+        if self.eager:
+            cols = np.flatnonzero(present).tolist()
+            bar_cols = cols
+        else:
+            cols = [j for j in self.held if present[j]]
+            wanted = {self.col[w.order.symbol] for w in broker._open}
+            bar_cols = [j for j in wanted if present[j]]
+        acct.mark_ticks({syms[j]: o_row[j] for j in cols}, ts)
+        bars = {syms[j]: self._bar(i, j, ts) for j in bar_cols}
+        fills = broker._match(
+            ts, bars, session_open=bool(self.session_open[i]), session_close=bool(self.session_close[i])
+        )
+        if fills:
+            self._booked(i, fills)
+        if not self.eager:
+            cols = sorted({j for j in self.held if present[j]}.union(bar_cols))
+        check = bars
+        if broker.check_extremes and not self.eager:
+            check = {syms[j]: bars.get(syms[j]) or self._bar(i, j, ts) for j in self.held if present[j]}
+        broker._end_bar(ts, {syms[j]: c_row[j] for j in cols}, check)
+        self.at = i
+        if self.eager:
+            self.lc_at = i
+        return fills
+
+    def _bar(self, i: int, j: int, ts: pd.Timestamp) -> Bar:
+        return Bar(
+            ts, int(self.o[i, j]), int(self.h[i, j]), int(self.lo[i, j]), int(self.c[i, j]), int(self.v[i, j])
+        )
+
+    def _events(self, i: int, ts: pd.Timestamp) -> None:
+        """Apply bar ``i``'s dividends and splits, before the bar trades (as ``replay`` does)."""
+        acct, broker = self.acct, self.broker
+        if i > 0:
+            # The ledger and the broker saw the previous closes of every symbol: a split
+            # divides those prices (and records the mark), held or not.
+            self._sync_last_close(i - 1)
+            split_cols = [self.col[s] for s, _ in self.splits.get(i, ())]
+            marks = {self.symbols[j]: int(self.lastc[i - 1, j]) for j in split_cols if self.lastc[i - 1, j]}
+            acct.mark_ticks(marks, self._stamp_of(i - 1))
+        for sym, amount in self.dividends.get(i, ()):
+            acct.dividend(sym, amount, ts)
+        touched = []
+        for sym, ratio in self.splits.get(i, ()):
+            broker.apply_split(sym, ratio, ts)
+            touched.append(sym)
+        if touched:
+            self._lots_changed(i, touched)
+
+    def _booked(self, i: int, fills: list[Fill]) -> None:
+        """Account for bar ``i``'s fills: traded value, positions held."""
+        value = 0.0
+        touched = []
+        for f in fills:
+            value += abs(float(f.quantity * f.price)) * self.multiplier[self.col[f.symbol]]
+            touched.append(f.symbol)
+        self.traded[i] += value
+        self._lots_changed(i, touched)
+
+    def _lots_changed(self, i: int, symbols: list[str]) -> None:
+        acct = self.acct
+        for sym in symbols:
+            j = self.col[sym]
+            q = acct.position_lots(sym)
+            self.lots[j] = q
+            if q:
+                self.held[j] = q
+            else:
+                self.held.pop(j, None)
+        self._lot_rows.append(i)
+        self._lot_values.append(self.lots.copy())
+
+    def _close_pass(self, i: int) -> bool:
+        """``same_bar_close``: fill the orders placed at bar ``i`` at its close (look-ahead)."""
+        broker = self.broker
+        ts = self._stamp_of(i)
+        wanted = broker._submitted_at(ts)
+        if not wanted:
+            return False
+        self.sync(i)
+        present = self.present[i]
+        cols = {self.col[s] for s in wanted}.union(self.held)
+        bars = {self.symbols[j]: self._bar(i, j, ts) for j in sorted(cols) if present[j]}
+        fills = broker.fill_at_close(ts, bars, session_close=bool(self.session_close[i]))
+        if fills:
+            self._booked(i, fills)
+            for f in fills:
+                self.strat.on_fill(self.ctx, f)
+        self._dispatch()
+        return True
+
+    # -- quiet bars ----------------------------------------------------------------------
+
+    def _record(self, i: int) -> None:
+        """Record bar ``i``'s figures from the ledger; the bars ahead are to be looked at again."""
+        f = self.acct.figures_minor()
+        self.cap_max = f.max_capital_used
+        self.equity[i] = f.nlv
+        self.cash[i] = f.cash
+        self.bp[i] = f.buying_power
+        self.im[i] = f.initial_margin
+        self.mm[i] = f.maintenance_margin
+        self.quiet_to = _ASK
+
+    def _quiet_until(self) -> int:
+        """Return the last bar that may go unmarked from here, or -1.
+
+        Bars may go unmarked while no order works when no overnight charge can fall due
+        (``FigureModel.of``), the account holds only longs and owes no loan (so every
+        margin check finds it healthy, at any prices), and the model reproduces the
+        ledger's figures at this close. Until the end of the run if the buying power
+        mode cannot change without a fill; else until the end of this session (the mode
+        and day-trade buying power are fixed within a session).
+        """
+        f = self.acct.figures_minor()
+        self.cap_max = f.max_capital_used
+        model = self.model
+        if model is None:
+            return -1
+        acct, broker = self.acct, self.broker
+        held = self.held
+        if f.cash < 0 or any(q < 0 for q in held.values()):
+            return -1
+        # A long-only account without a loan has NLV >= gross exposure >= maintenance
+        # margin: healthy, unless "at risk" is set at 100% and the cash is exactly zero.
+        if broker.margin_band != "healthy" or broker.trading_state is not TradingState.ACTIVE:
+            return -1
+        if f.cash == 0 and held and broker.margin_bands.at_risk_ppm >= rules.RATE_SCALE:
+            return -1
+        if not model.fits_int64(held, self.max_ticks):
+            return -1
+        mode = acct.mode
+        bp: int | None = None if mode is BuyingPowerMode.MARGIN else f.buying_power
+        marks = self.lastc[self.at].tolist() if self.at >= 0 else [0] * self.n
+        expected = (f.nlv, f.buying_power, f.initial_margin, f.maintenance_margin)
+        if model.row(f.cash, held, marks, bp) != expected:
+            self.stats["model_mismatch"] += 1  # a case the model does not cover: mark it
+            return -1
+        self.stretch_cash, self.stretch_bp = f.cash, bp
+        stable = acct.kind is AccountKind.CASH or (
+            mode is BuyingPowerMode.MARGIN
+            and not acct.day_trading
+            and (acct.pdt_policy is not PdtPolicy.DOWNGRADE or acct.day_trades < PATTERN_DAY_TRADES)
+        )
+        if stable:
+            return self.t - 1
+        return int(self.session_end[max(self.at, 0)])
+
+    def _end_stretch(self, end: int) -> None:
+        """Close the run of quiet bars before ``end``: their cash, to fill the rest in later."""
+        start = self.stretch
+        if start >= 0 and end > start:
+            self.cash[start:end] = self.stretch_cash
+            self.lazy_rows[start:end] = True
+            if self.stretch_bp is not None:
+                self.bp[start:end] = self.stretch_bp
+                self.const_bp_rows[start:end] = True
+            self.stats["quiet"] += end - start
+        self.stretch = -1
+
+    def _fill_quiet_rows(self) -> None:
+        """Compute the quiet bars' figures from their cash, positions and closes."""
+        rows = np.flatnonzero(self.lazy_rows)
+        if rows.size == 0:
+            return
+        assert self.model is not None  # noqa: S101 - only the model makes rows quiet
+        lots = self.lots_hist[rows]
+        nlv, bp, im, mm = self.model.rows(self.cash[rows], lots, self.lastc[rows])
+        self.equity[rows], self.im[rows], self.mm[rows] = nlv, im, mm
+        formula = ~self.const_bp_rows[rows]  # the others keep their stretch's buying power
+        self.bp[rows[formula]] = bp[formula]
+
+    def positions(self) -> IntArray:
+        """Return the lots held per symbol after each bar (T, N)."""
+        out = np.zeros((self.t, self.n), dtype=np.int64)
+        if self._lot_rows:
+            values = np.vstack([np.zeros((1, self.n), dtype=np.int64), *self._lot_values])
+            where = np.searchsorted(np.array(self._lot_rows), np.arange(self.t), side="right")
+            out = values[where]
+        return out
+
+    # -- bringing the ledger forward -------------------------------------------------------
+
+    def sync(self, i: int) -> None:
+        """Bring the ledger to the close of bar ``i`` and the broker's last prices to it."""
+        if i < 0:
+            return
+        if self.at < i:
+            self._catch_up(i)
+        if self.lc_at < i:
+            self._sync_last_close(i)
+
+    def _sync_last_close(self, k: int) -> None:
+        if self.lc_at == k:
+            return
+        last = self.broker._last_close
+        for sym, ticks in zip(self.symbols, self.lastc[k].tolist(), strict=True):
+            if ticks:
+                last[sym] = ticks
+        self.lc_at = k
+
+    def _catch_up(self, k: int) -> None:
+        """Mark the ledger at the close of bar ``k`` as if every bar since ``at`` had been.
+
+        The bars ``at + 1 .. k`` were quiet. Their marks are replayed where they leave a
+        trace: the close before the last new session (then the session rolls), the first
+        mark at the peak of capital used if it beats the high-water mark, and the close
+        of ``k``, in time order.
+        """
+        a, acct = self.at, self.acct
+        held = self.held
+        self.at = k
+        if not held:  # flat: marks move nothing, a roll records NLV = cash
+            acct.advance(self._stamp_of(k))
+            return
+        assert self.model is not None  # noqa: S101 - bars go unmarked only under the model
+        cols = list(held)
+        names = [self.symbols[j] for j in cols]
+        lots = [held[j] for j in cols]
+        k_num = self.model.k_num[cols].tolist()
+        rows = slice(a + 1, k + 1)
+        marks: dict[int, None] = {}  # positions to mark at: bar m's open 2m, its close 2m + 1
+        # Capital used peaks at most at every symbol's highest mark: look closer only when
+        # that bound beats the high-water mark.
+        if len(cols) == 1:  # one position: a plain slice, no fancy indexing
+            top = [int(self.high_mark[rows, cols[0]].max())]
+        else:
+            top = self.high_mark[rows, cols].max(axis=0).tolist()
+        bound = sum(q * kn * px for q, kn, px in zip(lots, k_num, top, strict=True))
+        if bound > self.cap_max:
+            self.cap_max = acct.figures_minor().max_capital_used
+        if bound > self.cap_max:
+            q = np.array(lots, dtype=np.int64)
+            kn = np.array(k_num, dtype=np.int64)
+            opens = np.where(self.present[rows, cols], self.o[rows, cols], self.lastc[a:k, cols])
+            seen = np.empty(2 * (k - a), dtype=np.int64)
+            seen[0::2] = exposure(q, opens, kn)
+            seen[1::2] = exposure(q, self.lastc[rows, cols], kn)
+            peak = int(seen.argmax())
+            if int(seen[peak]) > self.cap_max:
+                marks[peak] = None
+        b = int(self.last_new_day[k])
+        roll_at = 2 * (b - a - 1)  # the position of bar b's open
+        if b > a + 1:
+            marks[roll_at - 1] = None  # the close of bar b - 1
+        marks[2 * (k - a) - 1] = None
+        rolled = b <= a
+        for p in sorted(marks):
+            if not rolled and p >= roll_at:
+                acct.advance(self._stamp_of(b))  # the session rolls with the last close's marks
+                rolled = True
+            m, r = divmod(p, 2)
+            row = a + 1 + m
+            if r:
+                prices = self.lastc[row, cols].tolist()
+            else:
+                prices = [
+                    int(self.o[row, j]) if self.present[row, j] else int(self.lastc[row - 1, j]) for j in cols
+                ]
+            acct.mark_ticks(dict(zip(names, prices, strict=True)), self._stamp_of(row))
+
+    def _finish(self) -> None:
+        """After the last bar: the ledger at the last close, every symbol marked at it."""
+        k = self.t - 1
+        self.sync(k)
+        row = self.lastc[k]
+        cols = np.flatnonzero(row).tolist()
+        self.acct.mark_ticks({self.symbols[j]: int(row[j]) for j in cols}, self._stamp_of(k))
+        self.ctx.i = k

@@ -1,0 +1,370 @@
+"""``solvent.fast``: hand-worked runs to the cent, the API, and bad input.
+
+Prices are on the cent grid; every expected figure below is worked out by hand in the
+comments (commission 0.1% = 10 bps of the fill's value, rounded half-even to the cent).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import solvent
+from solvent.data import BarData
+from solvent.errors import InvalidInputError, PrecisionError
+from solvent.execution.costs import PerShare, Tiered, VolumeShareImpact
+from solvent.fast import FastResult, NotLoweredError, from_signals, from_targets
+from solvent.fast.twin import SignalStrategy
+from solvent.model.instrument import AssetClass, Instrument
+
+D = Decimal
+DAYS = pd.date_range("2024-01-01", periods=100, freq="D")
+
+
+def bars(
+    symbols: list[str],
+    opens: list[list[float]],
+    closes: list[list[float]] | None = None,
+    volume: float | list[list[float]] = 1e6,
+    **extra: Any,
+) -> BarData:
+    """Return a panel: ``opens[t][j]``; closes default to the opens; high/low around them."""
+    o = np.array(opens, dtype=float)
+    c = o if closes is None else np.array(closes, dtype=float)
+    v = np.broadcast_to(np.array(volume, dtype=float), o.shape)
+    ts = DAYS[: len(o)].values
+    return BarData(ts, symbols, o, np.maximum(o, c) + 1, np.minimum(o, c) - 1, c, v, **extra)
+
+
+def signal(panel: BarData, **cells: list[int]) -> pd.DataFrame:
+    """Return a boolean frame like the panel, True at the listed bars of each symbol."""
+    out = pd.DataFrame(False, index=pd.DatetimeIndex(panel.timestamps), columns=list(panel.symbols))
+    for sym, rows in cells.items():
+        out.iloc[rows, out.columns.get_loc(sym)] = True
+    return out
+
+
+def fills(res: FastResult) -> list[tuple[Any, ...]]:
+    return [(r.order_id, r.symbol, r.side, r.quantity, r.price, r.commission) for r in res.fills.itertuples()]
+
+
+# -- hand-worked runs ------------------------------------------------------------------
+
+
+def test_all_in_long_cash_account_cent_exact() -> None:
+    panel = bars(["X"], [[99], [100], [105], [110]], [[100], [105], [108], [109]])
+    res = from_signals(
+        panel, signal(panel, X=[0]), signal(panel, X=[2]), cash=10_000, account="cash", commission=0.001
+    )
+    # Bar 1 opens at 100.00: 99 shares cost 9,900.00 + 9.90 = 9,909.90 <= 10,000; 100 would
+    # cost 10,010.00. Bar 3 opens at 110.00: 99 shares sell for 10,890.00 less 10.89.
+    assert fills(res) == [
+        ("o1", "X", "BUY", D(99), D("100.00"), D("9.90")),
+        ("o2", "X", "SELL", D(99), D("110.00"), D("10.89")),
+    ]
+    # Equity: 10,000.00; 90.10 + 99 x 105 = 10,485.10; 90.10 + 99 x 108 = 10,782.10;
+    # 90.10 + 10,890.00 - 10.89 = 10,969.21.
+    assert res.equity_minor[:, 0].tolist() == [1_000_000, 1_048_510, 1_078_210, 1_096_921]
+    assert res.cash_minor.tolist() == [1_096_921]
+    assert res.final_equity.tolist() == [D("10969.21")]
+    assert res.positions.tolist() == [D(0)]
+    stats = res.stats().loc["X"]
+    assert stats["trades"] == 1
+    assert stats["fills"] == 2
+    assert stats["rejections"] == 0
+    assert stats["max_drawdown"] == 0.0
+    assert stats["commission"] == pytest.approx(20.79)
+    assert stats["total_return"] == pytest.approx(0.096921)
+
+
+def test_long_to_short_flip_is_a_close_and_a_short_margin_account() -> None:
+    panel = bars(["X"], [[50], [50], [52], [49]], [[50], [51], [51], [48]])
+    res = from_signals(
+        panel,
+        signal(panel, X=[0]),
+        short_entries=signal(panel, X=[1]),
+        short_exits=signal(panel, X=[2]),
+        size=10,
+        cash=1_000,
+        account="margin",
+    )
+    # Bar 1: buy 10 at 50.00 (cash 500.00). Bar 2: the close (intent CLOSE) sells 10 at
+    # 52.00 (cash 1,020.00), then the short sells 10 more (cash 1,540.00). Bar 3: cover at
+    # 49.00 (cash 1,050.00).
+    assert fills(res) == [
+        ("o1", "X", "BUY", D(10), D("50.00"), D("0.00")),
+        ("o2", "X", "SELL", D(10), D("52.00"), D("0.00")),
+        ("o3", "X", "SELL_SHORT", D(10), D("52.00"), D("0.00")),
+        ("o4", "X", "BUY_TO_COVER", D(10), D("49.00"), D("0.00")),
+    ]
+    # Equity at the closes: 1,000.00; 500 + 510 = 1,010.00; 1,540 - 510 = 1,030.00; 1,050.00.
+    assert res.equity_minor[:, 0].tolist() == [100_000, 101_000, 103_000, 105_000]
+    assert res.stats().loc["X", "trades"] == 2
+
+
+def test_grouped_columns_share_cash_independent_columns_do_not() -> None:
+    panel = bars(["A", "B"], [[10, 20]] * 3)
+    entries = signal(panel, A=[0], B=[0])
+    grouped = from_signals(panel, entries, cash=1_000, account="cash", group=True)
+    # A's value order reserves the 1,000.00 (100 shares at the last close 10.00); B (50
+    # shares at 20.00) then finds no buying power and is refused when placed.
+    assert list(grouped.columns) == ["portfolio"]
+    assert fills(grouped) == [("o1", "A", "BUY", D(100), D("10.00"), D("0.00"))]
+    rej = grouped.rejections.iloc[0]
+    assert (rej.order_id, rej.symbol, rej.quantity, rej.reason, rej.at_fill) == (
+        "o2", "B", D(50), "INSUFFICIENT_BUYING_POWER", False,
+    )  # fmt: skip
+    alone = from_signals(panel, entries, cash=1_000, account="cash")
+    assert list(alone.columns) == ["A", "B"]
+    assert fills(alone) == [
+        ("o1", "A", "BUY", D(100), D("10.00"), D("0.00")),
+        ("o1", "B", "BUY", D(50), D("20.00"), D("0.00")),
+    ]
+    assert alone.rejections.empty
+
+
+def test_zero_volume_bar_defers_the_order_zero_volume() -> None:
+    panel = bars(["X"], [[10], [11], [12], [13]], volume=[[100], [0], [100], [100]])
+    res = from_signals(panel, signal(panel, X=[0]), size=10, cash=1_000)
+    # Bar 1 has no volume: nothing fills, the order waits (noted once) and fills at bar 2.
+    assert fills(res) == [("o1", "X", "BUY", D(10), D("12.00"), D("0.00"))]
+    rej = res.rejections.iloc[0]
+    assert (rej.timestamp, rej.quantity, rej.reason, rej.at_fill) == (DAYS[1], D(10), "ZERO_VOLUME", True)
+
+
+def test_missing_bar_order_waits_for_the_next_bar() -> None:
+    o = [[10.0], [np.nan], [12.0]]
+    panel = BarData(DAYS[:3].values, ["X"], o, o, o, o, np.full((3, 1), 1e6))
+    res = from_signals(panel, signal(panel, X=[0]), size=5, cash=1_000)
+    assert fills(res) == [("o1", "X", "BUY", D(5), D("12.00"), D("0.00"))]
+    assert res.rejections.empty
+    assert res.equity_minor[:, 0].tolist() == [100_000, 100_000, 100_000]
+
+
+def test_volume_cap_fills_over_bars_minimum_commission_once() -> None:
+    panel = bars(["X"], [[10]] * 6, volume=300)
+    res = from_signals(
+        panel,
+        signal(panel, X=[0]),
+        size=100,
+        cash=10_000,
+        volume_limit=0.1,
+        commission=PerShare("0.005", minimum="1.00"),
+    )
+    # 10% of 300 shares per bar: 30, 30, 30, 10. The order's 1.00 minimum is paid once.
+    assert [(q, c) for _, _, _, q, _, c in fills(res)] == [
+        (D(30), D("1.00")), (D(30), D("0.00")), (D(30), D("0.00")), (D(10), D("0.00")),
+    ]  # fmt: skip
+    assert res.rejections.empty
+    # Four entry lots closed by nothing yet: no round trips.
+    assert res.stats().loc["X", "trades"] == 0
+
+
+def test_unaffordable_entry_scaled_down_or_refused_without_partial_fills() -> None:
+    panel = bars(["X"], [[100]] * 3)
+    scaled = from_signals(panel, signal(panel, X=[0]), size=15, cash=1_000, account="cash")
+    # 15 x 100.00 = 1,500.00 > 1,000.00: cut at placement to the 10 shares it affords.
+    assert fills(scaled) == [("o1", "X", "BUY", D(10), D("100.00"), D("0.00"))]
+    refused = from_signals(
+        panel, signal(panel, X=[0]), size=15, cash=1_000, account="cash", partial_fills=False
+    )
+    assert refused.fill_records.shape[0] == 0
+    rej = refused.rejections.iloc[0]
+    assert (rej.quantity, rej.reason, rej.at_fill) == (D(15), "INSUFFICIENT_BUYING_POWER", False)
+
+
+def test_short_entry_in_cash_account_refused_shorting_not_allowed() -> None:
+    panel = bars(["X"], [[100]] * 3)
+    res = from_signals(
+        panel, signal(panel, X=[]), short_entries=signal(panel, X=[0]), size=5, cash=1_000, account="cash"
+    )
+    assert res.fill_records.shape[0] == 0
+    rej = res.rejections.iloc[0]
+    assert (rej.order_id, rej.quantity, rej.reason) == ("o1", D(-5), "SHORTING_NOT_ALLOWED")
+
+
+def test_percent_size_spends_that_share_of_cash() -> None:
+    panel = bars(["X"], [[10]] * 3)
+    res = from_signals(panel, signal(panel, X=[0]), size="25%", cash=1_000)
+    # 25% of 1,000.00 is 250.00: 25 shares at 10.00.
+    assert fills(res) == [("o1", "X", "BUY", D(25), D("10.00"), D("0.00"))]
+
+
+def test_targets_rebalance_reductions_first_to_the_share() -> None:
+    panel = bars(["A", "B"], [[10, 25]] * 5)
+    weights = pd.DataFrame(
+        [[0.5, 0.3], [0.5, 0.3], [0.2, 0.6], [0.2, 0.6], [0.2, 0.6]],
+        index=pd.DatetimeIndex(panel.timestamps),
+        columns=["A", "B"],
+    )
+    res = from_targets(panel, weights, cash=10_000)
+    # Bar 0: A 10,000 x 0.5 / 10.00 = 500, B 10,000 x 0.3 / 25.00 = 120, filled at bar 1.
+    # Bar 2 (NLV still 10,000.00): A to 200 (sell 300, placed first), B to 240 (buy 120).
+    assert fills(res) == [
+        ("o1", "A", "BUY", D(500), D("10.00"), D("0.00")),
+        ("o2", "B", "BUY", D(120), D("25.00"), D("0.00")),
+        ("o3", "A", "SELL", D(300), D("10.00"), D("0.00")),
+        ("o4", "B", "BUY", D(120), D("25.00"), D("0.00")),
+    ]
+    assert res.fills["timestamp"].tolist() == [DAYS[1], DAYS[1], DAYS[3], DAYS[3]]
+    assert res.positions.tolist() == [D(200), D(240)]
+
+
+def test_dividend_paid_to_a_long_position() -> None:
+    div = np.array([[0.0], [0.0], [0.5], [0.0]])
+    panel = bars(["X"], [[10]] * 4, dividend=div)
+    res = from_signals(panel, signal(panel, X=[0]), size=10, cash=1_000)
+    # Long 10 from bar 1; 0.50 a share goes ex at bar 2: cash 900.00 + 5.00.
+    assert res.equity_minor[:, 0].tolist() == [100_000, 100_000, 100_500, 100_500]
+    ev = solvent.backtest(SignalStrategy(["X"], signal(panel, X=[0]).to_numpy(), size=10), panel, cash=1_000)
+    assert ev.equity_minor.tolist() == res.equity_minor[:, 0].tolist()
+
+
+def test_short_into_rising_price_reports_first_margin_call() -> None:
+    panel = bars(["X"], [[10], [10], [12], [15], [17], [18]])
+    res = from_signals(panel, signal(panel, X=[]), short_entries=signal(panel, X=[0]), cash=1_000)
+    # Short 100 at 10.00 (cash 2,000.00). At 17.00: NLV 300.00 on gross 1,700.00 = 17.6%,
+    # below the 25% margin-call band (at 15.00 it is 500 / 1,500 = 33%: at risk only).
+    assert fills(res) == [("o1", "X", "SELL_SHORT", D(100), D("10.00"), D("0.00"))]
+    assert res.first_call.tolist() == [4]
+    assert res.margin_calls.tolist() == [DAYS[4]]
+    assert res.stats().loc["X", "margin_call"] == DAYS[4]
+
+
+def test_grid_outer_level_columns_with_shared_exits() -> None:
+    panel = bars(["X"], [[10], [11], [12], [13]])
+    idx = pd.DatetimeIndex(panel.timestamps)
+    entries = pd.DataFrame(
+        {("a", "X"): [True, False, False, False], ("b", "X"): [False, True, False, False]}, index=idx
+    )
+    exits = pd.DataFrame({"X": [False, False, True, False]}, index=idx)
+    res = from_signals(panel, entries, exits, size=1, cash=100)
+    assert list(res.columns) == [("a", "X"), ("b", "X")]
+    # Both exit at bar 3's open 13.00: a bought at 11.00, b at 12.00.
+    assert res.final_equity.tolist() == [D("102.00"), D("101.00")]
+    assert res.fills["column"].tolist() == [("a", "X"), ("a", "X"), ("b", "X"), ("b", "X")]
+    grouped = from_signals(panel, entries, exits, size=1, cash=100, group=True)
+    assert list(grouped.columns) == ["a", "b"]
+
+
+def test_many_partial_fills_outgrow_the_record_buffer() -> None:
+    panel = bars(["X"], [[10]] * 80, volume=10)
+    res = from_signals(panel, signal(panel, X=[0]), size=1_000, cash=100_000, volume_limit=1)
+    # Each of the 79 bars after the signal fills its whole volume, 10 shares: 79 legs,
+    # more than the 64 rows first allotted, so the loop runs again with room for all.
+    assert len(res.fills) == 79
+    assert res.fills["quantity"].tolist() == [D(10)] * 79
+    assert res.positions.tolist() == [D(790)]
+
+
+def test_exact_equity_and_float_view_agree() -> None:
+    panel = bars(["X"], [[10.01]] * 3)
+    res = from_signals(panel, signal(panel, X=[0]), size=3, cash="100.03")
+    assert res.equity.iloc[:, 0].tolist() == [100.03, 100.03, 100.03]
+    assert res.equity_minor.dtype == np.int64
+    assert res.settings["account"] == "margin"
+    assert "FastResult(3 bars" in repr(res)
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def panel() -> BarData:
+    return bars(["X", "Y"], [[10, 20]] * 4)
+
+
+def test_misaligned_index_names_the_timestamp(panel: BarData) -> None:
+    entries = signal(panel, X=[0])
+    shifted = entries.set_axis(entries.index + pd.Timedelta(days=1))
+    with pytest.raises(InvalidInputError, match=r"entries\.index.*2024-01-02.*row 0"):
+        from_signals(panel, shifted, cash=100)
+    with pytest.raises(InvalidInputError, match=r"exits\.index.*3 rows"):
+        from_signals(panel, entries, entries.iloc[:3], cash=100)
+
+
+def test_unknown_column_names_it(panel: BarData) -> None:
+    entries = signal(panel, X=[0]).rename(columns={"Y": "ZZZ"})
+    with pytest.raises(InvalidInputError, match=r"entries\.columns.*ZZZ"):
+        from_signals(panel, entries, cash=100)
+
+
+def test_exits_with_other_columns_refused(panel: BarData) -> None:
+    with pytest.raises(InvalidInputError, match=r"exits\.columns"):
+        from_signals(panel, signal(panel, X=[0]), signal(panel)[["X"]], cash=100)
+
+
+def test_non_boolean_signals_name_the_column(panel: BarData) -> None:
+    entries = signal(panel, X=[0]).astype(int)
+    with pytest.raises(InvalidInputError, match=r"entries\[X\].*int64.*boolean"):
+        from_signals(panel, entries, cash=100)
+
+
+def test_missing_boolean_names_column_and_timestamp(panel: BarData) -> None:
+    entries = signal(panel, X=[0]).astype("boolean")
+    entries.iloc[2, 1] = pd.NA
+    with pytest.raises(InvalidInputError, match=r"entries\[Y\].*2024-01-03"):
+        from_signals(panel, entries, cash=100)
+
+
+def test_numpy_signals_must_match_the_data_shape(panel: BarData) -> None:
+    ok = from_signals(panel, np.zeros((4, 2), dtype=bool), cash=100)
+    assert list(ok.columns) == ["X", "Y"]
+    with pytest.raises(InvalidInputError, match=r"entries.*\(4, 2\)"):
+        from_signals(panel, np.zeros((4, 3), dtype=bool), cash=100)
+
+
+def test_nan_weight_names_column_and_timestamp(panel: BarData) -> None:
+    weights = pd.DataFrame(0.5, index=pd.DatetimeIndex(panel.timestamps), columns=["X", "Y"])
+    weights.iloc[1, 0] = np.nan
+    with pytest.raises(InvalidInputError, match=r"weights\[X\].*2024-01-02"):
+        from_targets(panel, weights, cash=100)
+
+
+def test_bad_size_account_and_cash_refused(panel: BarData) -> None:
+    entries = signal(panel, X=[0])
+    with pytest.raises(InvalidInputError, match="size"):
+        from_signals(panel, entries, size="lots", cash=100)
+    with pytest.raises(PrecisionError, match="size"):
+        from_signals(panel, entries, size=1.5, cash=100)
+    with pytest.raises(InvalidInputError, match="size"):
+        from_signals(panel, entries, size=0, cash=100)
+    with pytest.raises(InvalidInputError, match="account"):
+        from_signals(panel, entries, account="broker", cash=100)
+    with pytest.raises(PrecisionError, match="cash"):
+        from_signals(panel, entries, cash="100.001")
+
+
+def test_models_without_a_compiled_form_refused_by_name(panel: BarData) -> None:
+    entries = signal(panel, X=[0])
+    with pytest.raises(NotLoweredError, match="Tiered"):
+        from_signals(panel, entries, cash=100, commission=Tiered([(None, "0.01")]))
+    with pytest.raises(NotLoweredError, match="VolumeShareImpact"):
+        from_signals(panel, entries, cash=100, slippage=VolumeShareImpact())
+    future = Instrument("X", asset_class=AssetClass.FUTURE)
+    with pytest.raises(NotLoweredError, match=r"X\.asset_class"):
+        from_signals(panel, entries, cash=100, instruments=[future])
+
+
+def test_split_on_traded_symbol_refused_with_symbol_and_timestamp() -> None:
+    split = np.ones((4, 2))
+    split[2, 1] = 2.0
+    panel = bars(["X", "Y"], [[10, 20]] * 4, split=split)
+    with pytest.raises(NotLoweredError, match=r"Y @ 2024-01-03.*split"):
+        from_signals(panel, signal(panel, Y=[0]), cash=100)
+    # A split on a symbol that is not traded does not matter.
+    res = from_signals(panel, signal(panel, X=[0])[["X"]], cash=100)
+    assert list(res.columns) == ["X"]
+
+
+def test_instrument_lot_and_tick_grid_used() -> None:
+    panel = bars(["X"], [[10.5]] * 3)
+    inst = Instrument("X", tick_size=D("0.5"), lot_size=D("0.1"))
+    res = from_signals(panel, signal(panel, X=[0]), size="0.3", cash=100, instruments=[inst])
+    assert fills(res) == [("o1", "X", "BUY", D("0.3"), D("10.5"), D("0.00"))]
+    # 0.3 x 10.50 = 3.15 spent.
+    assert res.cash_minor.tolist() == [9_685]
