@@ -21,6 +21,7 @@ Run ``python benchmarks/data.py`` to print a summary of each data set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,15 +219,16 @@ def build(name: str, *, quick: bool = False) -> Dataset:
     """Return data set ``name`` (``a``, ``b``, ``c`` or ``grid``); ``quick``: a small version."""
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+    makers: dict[str, Callable[[], Dataset]]
     if quick:
-        small = {
+        makers = {
             "a": lambda: daily_one(2_000),
             "b": lambda: minute_one(50_000),
             "c": lambda: daily_panel(10, 600),
             "grid": lambda: grid(2_000, GRID_FAST[:3], GRID_SLOW[:3]),
         }
-        return small[name]()
-    makers = {"a": daily_one, "b": minute_one, "c": daily_panel, "grid": grid}
+    else:
+        makers = {"a": daily_one, "b": minute_one, "c": daily_panel, "grid": grid}
     return makers[name]()
 
 

@@ -5,11 +5,11 @@
 Order: import the adapter (and its library), load the data, convert it to the engine's
 format, warm up on a small slice (imports, numba cache loads, first-call paths), then
 time one full run with ``time.perf_counter``. Memory is the process's peak resident set
-size (``getrusage(RUSAGE_SELF).ru_maxrss``) and, for reference, the resident size just
-before the timed run (``/proc/self/statm``): a fresh process per measurement, so one
-engine's allocations never count against another. RSS sees every allocation (numpy,
-numba's NRT, C extensions); ``tracemalloc`` would miss numba's and slow the Python
-engines while tracing.
+size (``VmHWM``, see ``peak_mb``) and, for reference, the resident size just before the
+timed run (``/proc/self/statm``): a fresh process per measurement, so one engine's
+allocations never count against another. RSS sees every allocation (numpy, numba's
+NRT, C extensions); ``tracemalloc`` would miss numba's and slow the Python engines
+while tracing.
 """
 
 from __future__ import annotations
@@ -42,7 +42,19 @@ def rss_mb() -> float:
 
 
 def peak_mb() -> float:
-    """Return the peak resident set size of this process in MiB (ru_maxrss is KiB on Linux)."""
+    """Return the peak resident set size of this process in MiB.
+
+    Linux: ``VmHWM`` from ``/proc/self/status``, the high-water mark of this program's
+    own memory. Not ``getrusage().ru_maxrss``: Linux carries the RSS of the process
+    image before ``exec`` into it, so a worker forked from a 300 MB parent reports at
+    least 300 MB. Elsewhere, ``ru_maxrss`` is the fallback.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 

@@ -17,7 +17,7 @@ import solvent
 from solvent.data import BarData
 from solvent.errors import InvalidInputError, PrecisionError
 from solvent.execution.costs import PerShare, Tiered, VolumeShareImpact
-from solvent.fast import FastResult, NotLoweredError, from_signals, from_targets
+from solvent.fast import FastResult, NotLoweredError, _loop, from_signals, from_targets
 from solvent.fast.twin import SignalStrategy
 from solvent.model.instrument import AssetClass, Instrument
 
@@ -368,3 +368,14 @@ def test_instrument_lot_and_tick_grid_used() -> None:
     assert fills(res) == [("o1", "X", "BUY", D("0.3"), D("10.5"), D("0.00"))]
     # 0.3 x 10.50 = 3.15 spent.
     assert res.cash_minor.tolist() == [9_685]
+
+
+def test_every_entry_point_shares_one_compiled_loop() -> None:
+    """Each distinct argument type would compile (and cache) the loop once more."""
+    panel = bars(["X", "Y"], [[10, 20], [10.005, 20], [11, 21], [12, 22]])  # 10.005: exact path
+    entries = signal(panel, X=[0])
+    from_signals(panel, entries, cash=100)
+    from_signals(panel, entries, signal(panel, Y=[1]), short_entries=signal(panel, Y=[0]), cash=100)
+    from_signals(panel, np.zeros((4, 2), dtype=bool), np.ones((4, 2), dtype=bool), cash=100, group=True)
+    from_targets(panel, pd.DataFrame(0.1, index=entries.index, columns=["X", "Y"]), cash=100)
+    assert len(_loop.run_nb.signatures) == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -26,6 +27,7 @@ from benchmarks.engines.common import CASH, COMMISSION, Outcome, cents, labels
 from benchmarks.signals import decisions
 from solvent.data import BarData
 
+sf: ModuleType | None
 try:
     import solvent.fast as sf
 except ImportError:  # being written; run.py reports the engine as skipped

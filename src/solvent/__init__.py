@@ -1,5 +1,6 @@
 """solvent: backtests and paper trading that cannot spend money they do not have."""
 
+from solvent import fast as fast  # the compiled fast path: solvent.fast.from_signals, ...
 from solvent.accounting.account import Account, AccountKind, BuyingPowerMode
 from solvent.accounting.reservations import ReservationResult
 from solvent.accounting.snapshot import AccountSnapshot, PositionSnapshot

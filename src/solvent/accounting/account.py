@@ -335,8 +335,9 @@ class Account:
 
     def mark_ticks(self, ticks: Mapping[str, int], timestamp: TimeLike | None = None) -> None:
         """Mark symbols at prices already on the tick grid (the engines' fast path)."""
-        for s in ticks:
-            self.instrument(s)
+        if not self._instruments.keys() >= ticks.keys():  # one set test, not a call per symbol
+            for s in ticks:
+                self.instrument(s)  # raises UnknownSymbolError naming the first unknown
         ts = None if timestamp is None else to_timestamp(timestamp)
         with self._lock:
             if ts is not None:

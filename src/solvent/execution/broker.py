@@ -770,6 +770,7 @@ class SimulatedBroker:
                 "fill_timing", self.fill_timing.value, "fill_at_close needs fill_timing='same_bar_close'"
             )
         ts = to_timestamp(timestamp)
+        self._roll_month(ts)  # a no-op after on_bar(ts); the engine skips on_bar on quiet bars
         at_close = {s: b.at_close() for s, b in bars.items()}
         fills = self._match(
             ts, at_close, session_open=False, session_close=session_close is not False, same_bar=True

@@ -13,6 +13,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -47,11 +48,11 @@ class Market:
     open: F64  # prices as given; the loop snaps them to ticks of ``tick`` when read
     high: F64
     low: F64
-    close: F64
+    close: F64  # (N, T): read every bar, one contiguous stream per symbol
     volume: F64
     tick: F64  # (N,)
     lot: F64  # (N,)
-    present: B
+    present: B  # (N, T)
     inst: I64  # (N, NI)
     dividends: I64  # (E, 4): bar, column, cash per lot num, den; sorted by bar
     index: pd.DatetimeIndex
@@ -76,6 +77,12 @@ class Layout:
     slots: I64  # (M,): input columns, account by account
 
 
+@lru_cache(maxsize=4096)
+def _default_instrument(symbol: str) -> Instrument:
+    """Return the US-equity default ``Instrument`` of ``symbol`` (immutable, so shared)."""
+    return Instrument(symbol)
+
+
 def _instruments(
     panel: BarData, given: Mapping[str, Instrument] | Sequence[Instrument] | None
 ) -> list[Instrument]:
@@ -90,7 +97,7 @@ def _instruments(
             by_symbol[inst.symbol] = inst
     out = []
     for sym in panel.symbols:
-        inst = by_symbol.get(sym) or Instrument(sym)
+        inst = by_symbol.get(sym) or _default_instrument(sym)
         if inst.asset_class is AssetClass.FUTURE or inst.initial_margin_fixed is not None:
             raise NotLoweredError(f"{sym}.asset_class", inst.asset_class.value, "futures are not lowered")
         if inst.borrow_ppm:
@@ -150,8 +157,8 @@ def market(
     if len(panel) == 0:
         raise InvalidInputError("data", panel, "has no bars")
     insts = _instruments(panel, instruments)
-    tick = _readonly(np.array([float(i.tick_size) for i in insts], dtype=np.float64))
-    lot = _readonly(np.array([float(i.lot_size) for i in insts], dtype=np.float64))
+    tick = readonly(np.array([float(i.tick_size) for i in insts], dtype=np.float64))
+    lot = readonly(np.array([float(i.lot_size) for i in insts], dtype=np.float64))
     inst = np.zeros((len(insts), ly.NI), dtype=np.int64)
     for j, i in enumerate(insts):
         inst[j] = (
@@ -167,14 +174,14 @@ def market(
     return Market(
         panel,
         tuple(insts),
-        _readonly(panel.open),
-        _readonly(panel.high),
-        _readonly(panel.low),
-        _readonly(panel.close),
-        _readonly(panel.volume),
+        readonly(panel.open),
+        readonly(panel.high),
+        readonly(panel.low),
+        readonly(panel.close.T),
+        readonly(panel.volume),
         tick,
         lot,
-        _readonly(panel.present),
+        readonly(panel.present.T),
         inst,
         _dividends(panel, insts),
         index,
@@ -187,10 +194,10 @@ def exact(mkt: Market) -> Market:
     Used when the loop met a price the float rule could not snap (``_snap``).
     """
     op, hi, lo, cl, ones = _snap.exact(mkt.panel, list(mkt.instruments))
-    return replace(mkt, open=op, high=hi, low=lo, close=cl, tick=ones)
+    return replace(mkt, open=op, high=hi, low=lo, close=readonly(cl.T), tick=ones)
 
 
-def _readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+def readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Return a C-contiguous read-only view (one array type for the compiled loop)."""
     out = np.ascontiguousarray(a).view()
     out.setflags(write=False)

@@ -98,7 +98,8 @@ Y_CLOSE = _i(16)
 Y_VOL = _i(17)
 Y_MML = _i(18)
 Y_MMS = _i(19)
-NY = _i(20)
+Y_STALE = _i(20)  # 1: Y_LAST/Y_MARK not yet read from this bar's close (flat, no orders)
+NY = _i(21)
 
 # -- instruments (I), one row per data column -------------------------------------------
 I_KNUM = _i(0)

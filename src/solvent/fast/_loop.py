@@ -66,9 +66,11 @@ def run_nb(
 ) -> None:
     """Run every account over every bar; see the module docstring.
 
-    Bars are ``(T, N)`` float arrays over data columns (prices, converted to ticks of
-    ``tick`` when read, volume to lots of ``lot``; ``present``); signals ``le, lx, se,
-    sx`` and ``weights`` are ``(M, T)`` over input columns; the slots of account ``a``
+    Bars are float arrays over data columns, ``(T, N)`` for open, high, low and volume
+    (read on bars with working orders) and ``(N, T)`` for the close and ``present``
+    (read every bar, so each symbol's stream is contiguous); prices are converted to
+    ticks of ``tick`` when read, volume to lots of ``lot``. Signals ``le, lx, se, sx``
+    and ``weights`` are ``(M, T)`` over input columns; the slots of account ``a``
     are ``acct_slots[acct_start[a]:acct_start[a+1]]``. ``equity`` is ``(A, T)``.
     """
     n_bars = op.shape[0]
@@ -124,15 +126,16 @@ def run_nb(
             if acc[ly.A_NOPEN] > 0:
                 for k in range(na):
                     j = ys[k, ly.Y_COL]
-                    if present[t, j]:
+                    if present[j, t]:
                         o = _snap.ticks_nb(op[t, j], tick[j])
                         h = _snap.ticks_nb(hi[t, j], tick[j])
                         lw = _snap.ticks_nb(lo[t, j], tick[j])
-                        c = _snap.ticks_nb(cl[t, j], tick[j])
+                        c = _snap.ticks_nb(cl[j, t], tick[j])
                         if o < 0 or h < 0 or lw < 0 or c < 0:
                             cnt[ly.N_UNSETTLED] = 1
                             return
                         ys[k, ly.Y_PRESENT] = 1
+                        ys[k, ly.Y_STALE] = 0
                         ys[k, ly.Y_OPEN] = o
                         ys[k, ly.Y_HIGH] = h
                         ys[k, ly.Y_LOW] = lw
@@ -143,15 +146,21 @@ def run_nb(
                 br.on_bar_nb(t, prm, acc, ys, na, od, olist, todo, leg, cm, fb, rb, cnt)
             else:
                 # No working order: the bar only moves the marks (the open's mark would
-                # be replaced by the close's before anyone reads it).
+                # be replaced by the close's before anyone reads it). A flat symbol's close
+                # is read only if something needs it (a decision below), so a quiet bar
+                # costs almost nothing.
                 for k in range(na):
                     j = ys[k, ly.Y_COL]
-                    if present[t, j]:
-                        c = _snap.ticks_nb(cl[t, j], tick[j])
+                    if present[j, t]:
+                        ys[k, ly.Y_PRESENT] = 1
+                        if ys[k, ly.Y_QTY] == 0:
+                            ys[k, ly.Y_STALE] = 1
+                            continue
+                        c = _snap.ticks_nb(cl[j, t], tick[j])
                         if c < 0:
                             cnt[ly.N_UNSETTLED] = 1
                             return
-                        ys[k, ly.Y_PRESENT] = 1
+                        ys[k, ly.Y_STALE] = 0
                         ys[k, ly.Y_MARK] = c
                         ys[k, ly.Y_LAST] = c
                     else:
@@ -195,6 +204,15 @@ def run_nb(
                     # Orders that reduce a position go first, so what they free counts
                     # for the orders placed after them.
                     for k in range(na):
+                        if ys[k, ly.Y_PRESENT] and ys[k, ly.Y_STALE]:
+                            c = _snap.ticks_nb(cl[ys[k, ly.Y_COL], t], tick[ys[k, ly.Y_COL]])
+                            if c < 0:
+                                cnt[ly.N_UNSETTLED] = 1
+                                return
+                            ys[k, ly.Y_STALE] = 0
+                            ys[k, ly.Y_MARK] = c
+                            ys[k, ly.Y_LAST] = c
+                    for k in range(na):
                         if ys[k, ly.Y_PRESENT]:
                             i = 0
                             while i < acc[ly.A_NOPEN]:
@@ -229,6 +247,14 @@ def run_nb(
                 )
                 if action == ly.ACT_NONE:
                     continue
+                if ys[k, ly.Y_STALE]:  # the decision needs this bar's close
+                    c = _snap.ticks_nb(cl[ys[k, ly.Y_COL], t], tick[ys[k, ly.Y_COL]])
+                    if c < 0:
+                        cnt[ly.N_UNSETTLED] = 1
+                        return
+                    ys[k, ly.Y_STALE] = 0
+                    ys[k, ly.Y_MARK] = c
+                    ys[k, ly.Y_LAST] = c
                 # ``SignalStrategy.on_bar``: nothing to do when the position plus what its
                 # working orders will still fill already heads where the action asks.
                 pos = ys[k, ly.Y_QTY]

@@ -91,6 +91,11 @@ def _run(
     t = len(mkt.index)
     n_acct = len(lay.labels)
     m = len(cols.symbols)
+    # Inputs go in read-only and C-contiguous, outputs writable: one array type per
+    # argument, so numba compiles (and caches) the loop once for every call.
+    ro = inp.readonly
+    sig = (ro(sig[0]), ro(sig[1]), ro(sig[2]), ro(sig[3]))
+    weights, rebalance = ro(weights), ro(rebalance)
     cnt = np.zeros(ly.NCNT, dtype=np.int64)
     fill_cap = rej_cap = max(64, capacity)
     while True:
