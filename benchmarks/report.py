@@ -324,6 +324,27 @@ def markdown(
         lines += ["## Where the event engine's time goes (pyinstrument)", ""]
         for d, prof in profiles.items():
             lines += _profile_md(d, prof)
+    lines += [
+        "## By design (see benchmarks/README.md)",
+        "",
+        "- **Same decisions everywhere**: SMA values from pandas' rolling mean (`benchmarks/signals.py`),"
+        " so exact cent-grid ties (`fast == slow`) break the same way in every engine; Backtrader gets"
+        " them as arrays instead of its own `SMA` indicators (which flatters its speed).",
+        "- **b ruins the strategy**: thousands of round trips at 0.2 % each leave about 65 of the"
+        " 100,000 by mid-2016; after that no engine can buy one share. solvent refuses each later"
+        " cross-up with `INSUFFICIENT_BUYING_POWER` (the `refused` column), the peers skip it silently.",
+        "- **Float peers may split by one share** at an all-in buy once their float cash has drifted"
+        " from solvent's cent-exact cash (up to half a cent per fill); the parity section counts such"
+        " columns and each split is checked to be exactly that (see `benchmarks/parity.py`).",
+        "- **c in solvent's event engine is one run** of one account with a 100,000 sleeve per"
+        " symbol (`SmaCrossSleeves`); the peers run one account per symbol (VectorBT: one call with"
+        " 100 columns; backtesting.py and Backtrader: 100 runs). The grid is 100 runs of the event"
+        " engine and one call of the fast path and of VectorBT.",
+        "- **Peak MB is the whole worker process**: interpreter, the engine's imports (solvent imports"
+        " numpy, pandas, numba, pyarrow; VectorBT also scipy, scikit-learn, plotly), the data"
+        " in the engine's format, and the run.",
+        "",
+    ]
     lines += ["## Engine notes", ""]
     lines += [f"- `{e}`: {ENGINES[e].note}" for e in engines]
     lines.append("")

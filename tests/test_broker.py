@@ -18,6 +18,7 @@ from solvent import Account, InsufficientFundsError, InvalidInputError, ReasonCo
 from solvent.execution.broker import OrderView, SimulatedBroker
 from solvent.execution.costs import FixedBps, PerShare
 from solvent.model.bar import Bar
+from solvent.model.instrument import Instrument
 from solvent.model.orders import OrderStatus
 
 
@@ -534,6 +535,84 @@ def test_short_in_cash_account_refused() -> None:
     assert v.status is OrderStatus.REJECTED
     assert v.reason is ReasonCode.SHORTING_NOT_ALLOWED
     assert broker.on_bar(day(1), {"A": flat(day(1), "100")}) == []
+
+
+def _long(lots: int, **broker_kwargs: object) -> tuple[Account, SimulatedBroker]:
+    """Return a cash account that bought ``lots`` of A at 100.00 on day 1 (10,000 cash)."""
+    acct, broker = setup(10_000, **broker_kwargs)
+    broker.submit("A", lots, day(0))
+    broker.on_bar(day(1), {"A": flat(day(1), "100")})
+    assert acct.quantity("A") == lots
+    return acct, broker
+
+
+def test_cash_account_sale_placed_while_long_refused_at_fill_once_long_closed() -> None:
+    acct, broker = _long(5)  # cash 10,000 - 500 = 9,500
+    close = broker.submit("A", -5, day(1), intent="close")
+    sale = broker.submit("A", -5, day(1))  # a sale of the long when placed: accepted
+    assert sale.status is OrderStatus.ACCEPTED
+    fills = broker.on_bar(day(2), {"A": flat(day(2), "100")})
+    # The close sells the 5 first; the second sale would now open a short.
+    assert [(f.order_id, f.quantity, f.side) for f in fills] == [(close.order_id, D(-5), Side.SELL)]
+    v = broker.view(sale.order_id)
+    assert (v.status, v.reason, v.filled_quantity) == (
+        OrderStatus.CANCELLED,
+        ReasonCode.SHORTING_NOT_ALLOWED,
+        D(0),
+    )
+    rej = broker.rejections[-1]
+    assert (rej.order_id, rej.quantity, rej.reason, rej.at_fill) == (
+        sale.order_id,
+        D(-5),
+        ReasonCode.SHORTING_NOT_ALLOWED,
+        True,
+    )
+    assert acct.quantity("A") == 0
+    assert acct.cash.amount == D("10000.00")
+    assert not broker.has_open_orders
+
+
+def test_cash_account_sale_past_a_shrunk_long_fills_the_close_and_refuses_the_short() -> None:
+    acct, broker = _long(8)  # cash 9,200
+    first = broker.submit("A", -5, day(1))
+    second = broker.submit("A", -5, day(1))  # 5 of 8 when placed; 5 of 3 at the fill
+    fills = broker.on_bar(day(2), {"A": flat(day(2), "101")})
+    assert [(f.order_id, f.quantity) for f in fills] == [(first.order_id, D(-5)), (second.order_id, D(-3))]
+    v = broker.view(second.order_id)
+    assert (v.status, v.reason, v.filled_quantity) == (
+        OrderStatus.CANCELLED,
+        ReasonCode.SHORTING_NOT_ALLOWED,
+        D(-3),
+    )
+    assert (broker.rejections[-1].quantity, broker.rejections[-1].at_fill) == (D(-2), True)
+    assert acct.quantity("A") == 0
+    assert acct.cash.amount == D("10008.00")  # 9,200 + 8 x 101.00
+
+
+def test_fok_sale_refused_at_fill_when_it_would_open_a_short() -> None:
+    acct, broker = _long(5)
+    broker.submit("A", -5, day(1), intent="close")
+    fok = broker.submit("A", -5, day(1), tif="FOK")
+    broker.on_bar(day(2), {"A": flat(day(2), "100")})
+    v = broker.view(fok.order_id)
+    assert (v.status, v.reason) == (OrderStatus.CANCELLED, ReasonCode.SHORTING_NOT_ALLOWED)
+    assert broker.rejections[-1].at_fill
+    assert acct.quantity("A") == 0
+
+
+def test_margin_account_non_shortable_sale_refused_at_fill_once_long_closed() -> None:
+    acct = Account(10_000, kind="margin", instruments=[Instrument("N", shortable=False)])
+    broker = SimulatedBroker(acct)
+    broker.on_bar(day(0), {"N": flat(day(0), "100")})
+    broker.submit("N", 5, day(0))
+    broker.on_bar(day(1), {"N": flat(day(1), "100")})
+    broker.submit("N", -5, day(1), intent="close")
+    sale = broker.submit("N", -5, day(1))
+    broker.on_bar(day(2), {"N": flat(day(2), "100")})
+    v = broker.view(sale.order_id)
+    assert (v.status, v.reason) == (OrderStatus.CANCELLED, ReasonCode.NOT_SHORTABLE)
+    assert (broker.rejections[-1].reason, broker.rejections[-1].at_fill) == (ReasonCode.NOT_SHORTABLE, True)
+    assert acct.quantity("N") == 0
 
 
 def test_strict_validation_unaffordable_raises() -> None:

@@ -379,3 +379,64 @@ def test_every_entry_point_shares_one_compiled_loop() -> None:
     from_signals(panel, np.zeros((4, 2), dtype=bool), np.ones((4, 2), dtype=bool), cash=100, group=True)
     from_targets(panel, pd.DataFrame(0.1, index=entries.index, columns=["X", "Y"]), cash=100)
     assert len(_loop.run_nb.signatures) == 1
+
+
+def test_prices_snapped_when_read_as_the_engine_snaps_them() -> None:
+    from numba import njit
+
+    from solvent.engine.backtest import _snap_ticks, _volume_lots
+    from solvent.fast import _snap
+
+    rng = np.random.default_rng(7)
+    prices = np.round(rng.uniform(0.01, 500, (400, 3)), rng.integers(2, 6))
+    prices[:5, 0] = [100.005, 0.015, 2.675, 1.005, 99.995]  # half ticks of 0.01
+    insts = [Instrument("A"), Instrument("B", tick_size=D("0.05")), Instrument("C", tick_size=D("0.25"))]
+    present = np.ones(prices.shape, dtype=bool)
+
+    @njit
+    def ticks(price: float, tick: float) -> int:
+        return int(_snap.ticks_nb(price, tick))
+
+    @njit
+    def lots(volume: float, lot: float) -> int:
+        return int(_snap.lots_nb(volume, lot))
+
+    engine = _snap_ticks(prices, present, insts, "close")
+    settled = 0
+    for (r, c), price in np.ndenumerate(prices):
+        got = ticks(price, float(insts[c].tick_size))
+        if got >= 0:  # -1: the loop hands the panel to the engine's exact conversion
+            assert got == engine[r, c]
+            settled += 1
+    assert ticks(100.005, 0.01) == -1
+    assert settled > 1_000
+    volume = rng.uniform(0, 1e5, (50, 2)).round(1)
+    volume[0] = [300.0, 299.9]
+    lot_insts = [Instrument("A", lot_size=D("0.1")), Instrument("B")]
+    expect = _volume_lots(volume, lot_insts)
+    assert [
+        [lots(v, float(lot_insts[c].lot_size)) for c, v in enumerate(row)] for row in volume
+    ] == expect.tolist()
+
+
+def test_flip_into_non_shortable_instrument_refused_at_the_fill() -> None:
+    panel = bars(["X"], [[10]] * 4)
+    inst = Instrument("X", shortable=False)
+    res = from_signals(
+        panel,
+        signal(panel, X=[0]),
+        short_entries=signal(panel, X=[1]),
+        size=5,
+        cash=1_000,
+        instruments=[inst],
+    )
+    # Placed while long 5, the short entry (o3) is a sale; once the close (o2) sold the
+    # long it would open a short, which the fill-time check refuses.
+    assert fills(res) == [
+        ("o1", "X", "BUY", D(5), D("10.00"), D("0.00")),
+        ("o2", "X", "SELL", D(5), D("10.00"), D("0.00")),
+    ]
+    rej = res.rejections.iloc[0]
+    assert (rej.order_id, rej.timestamp, rej.quantity, rej.reason, rej.at_fill) == (
+        "o3", DAYS[2], D(-5), "NOT_SHORTABLE", True,
+    )  # fmt: skip

@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import solvent
@@ -133,11 +132,6 @@ def assert_same(res: FastResult, a: int, ev: solvent.Result) -> None:
         assert res.cash_minor[a] == ev.cash_minor[-1]
 
 
-def _event_broke_cash_account(ev: solvent.Result, account: str) -> bool:
-    """The event engine's known gap: a flip placed while long opens a short in a cash account."""
-    return account == "cash" and bool((ev.fills["side"] == "SELL_SHORT").any())
-
-
 scenario = st.fixed_dictionaries(
     {
         "seed": st.integers(0, 2**32 - 1),
@@ -194,7 +188,6 @@ def test_random_signals_match_event_engine_to_the_cent(sc: dict[str, Any], size:
     for a, symbols, cols in runs:
         strat = SignalStrategy(symbols, le[:, cols], lx[:, cols], se[:, cols], sx[:, cols], size=size)
         ev = solvent.backtest(strat, panel, **kw)
-        assume(not _event_broke_cash_account(ev, sc["account"]))
         assert_same(res, a, ev)
 
 
@@ -295,11 +288,6 @@ def test_price_near_half_tick_snapped_as_the_event_engine_does() -> None:
     assert res.fills["price"].tolist() == [Decimal("100.00")]  # half-even: 10000.5 -> 10000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="event engine: an order placed as a sale while long opens a short in a cash "
-    "account when the long is closed first by another order (short check at placement only)",
-)
 def test_cash_account_flip_to_short_refused_in_both_engines() -> None:
     ts = pd.date_range("2024-01-01", periods=4, freq="D").values
     o = np.array([[100.0], [100.0], [100.0], [100.0]])

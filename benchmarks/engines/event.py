@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 import solvent
@@ -60,7 +59,7 @@ class SmaCrossSleeves(solvent.Strategy):
     def init(self, data: BarData) -> None:
         up, ready = sma_up(data.close, self.fast, self.slow)
         self.cross_up, self.cross_down = crosses(up, ready)
-        self.any_cross: npt.NDArray[np.bool_] = self.cross_up.any(axis=1) | self.cross_down.any(axis=1)
+        self.any_cross = np.asarray(np.logical_or(self.cross_up, self.cross_down).any(axis=1), dtype=np.bool_)
         self.cash = [Decimal(self.sleeve)] * len(data.symbols)
         self.col = {s: j for j, s in enumerate(data.symbols)}
 

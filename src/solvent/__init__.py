@@ -5,6 +5,7 @@ from solvent.accounting.account import Account, AccountKind, BuyingPowerMode
 from solvent.accounting.reservations import ReservationResult
 from solvent.accounting.snapshot import AccountSnapshot, PositionSnapshot
 from solvent.accounting.view import AccountView
+from solvent.audit import audit  # solvent.audit(strategy, data, against="vectorbt", cash=...)
 from solvent.engine import Context, ParameterError, Strategy, backtest
 from solvent.errors import (
     CurrencyMismatchError,
@@ -82,6 +83,7 @@ __all__ = [
     "Validation",
     "Verdict",
     "__version__",
+    "audit",
     "backtest",
     "make_fill",
 ]

@@ -27,7 +27,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from solvent.cli import broker_costs, risk_settings
+from solvent.cli import FROM_PROFILE, broker_costs, profile_settings, risk_settings
 from solvent.data import read_csv, read_parquet, sample
 from solvent.engine.backtest import backtest
 from solvent.engine.strategy import Strategy
@@ -248,10 +248,13 @@ def run(args: argparse.Namespace) -> int:
     params = dict(args.param or [])
     commission, slippage = broker_costs(args)
     try:
-        risk = risk_settings(args)
+        risk: dict[str, Any] = dict(risk_settings(args))
     except SolventError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
+    if args.pdt is FROM_PROFILE:
+        del risk["pdt"]  # the profile's policy
+    settings = profile_settings(args)
     started = time.perf_counter()
     try:
         with DelayedProgress(err, f"backtesting {cls.__name__}") as bar:
@@ -262,11 +265,10 @@ def run(args: argparse.Namespace) -> int:
                 account=args.account,
                 commission=commission,
                 slippage=slippage,
-                volume_limit=args.volume_limit,
-                partial_fills=not args.no_partial,
                 validation=args.validation,
-                fill_timing=args.fill_timing,
+                lot_size=args.lot_size,
                 progress=bar.update,
+                **settings,
                 **risk,
                 **params,
             )
@@ -284,6 +286,13 @@ def run(args: argparse.Namespace) -> int:
         f"{len(result.trades)} trades, {len(result.rejections)} refusals in {elapsed:.2f}s",
         highlight=False,
     )
+    loose = result.settings.get("permissive") or []
+    if loose:
+        console.print(
+            f"note: profile {result.settings.get('profile')}: permissive settings "
+            f"{', '.join(loose)} (a broker would not allow what they allow)",
+            highlight=False,
+        )
     if args.out is not None:
         try:
             write_outputs(result, args.out)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from solvent import __version__
 
@@ -98,12 +98,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--cash", type=_decimal, default=Decimal(100_000), help="starting cash (default 100000)")
     bt.add_argument("--account", choices=["margin", "cash"], default="margin")
     _add_broker_flags(bt)
-    bt.add_argument(
-        "--fill-timing",
-        choices=["next_bar", "same_bar_close"],
-        default="next_bar",
-        help="next_bar (default), or same_bar_close: fill at the close the strategy saw (LOOK-AHEAD)",
-    )
+    _add_profile_flags(bt)
     bt.add_argument(
         "--param",
         action="append",
@@ -112,7 +107,126 @@ def _build_parser() -> argparse.ArgumentParser:
         help="override a strategy parameter (int, float or string); repeatable",
     )
     bt.add_argument("--out", type=Path, help="directory for summary.json, fills.csv, equity.csv")
+    _add_audit(sub)
     return parser
+
+
+def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare ``solvent audit`` (run by ``solvent.audit.command``)."""
+    au = sub.add_parser(
+        "audit", help="compare a strategy under a peer's semantics with solvent's realistic ones"
+    )
+    au.add_argument(
+        "strategy_file", metavar="STRATEGY.py", type=Path, help="file defining a Strategy subclass"
+    )
+    au.add_argument("--strategy", metavar="NAME", help="the class to run when the file defines several")
+    au.add_argument(
+        "--data", default="sample", metavar="PATH|sample", help="CSV or Parquet bars, or 'sample' (default)"
+    )
+    au.add_argument(
+        "--against",
+        required=True,
+        choices=["vectorbt", "backtrader", "backtesting"],
+        help="the peer whose profile the strategy is compared under",
+    )
+    au.add_argument("--cash", type=_decimal, default=Decimal(100_000), help="starting cash (default 100000)")
+    au.add_argument("--account", choices=["margin", "cash"], default="margin")
+    au.add_argument("--commission-bps", type=_decimal, help="commission in basis points, in every run")
+    au.add_argument("--slippage-bps", type=_decimal, help="slippage in basis points, in every run")
+    au.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        metavar="NAME=VALUE",
+        help="override a strategy parameter (int, float or string); repeatable",
+    )
+    au.add_argument("--out", type=Path, help="directory for audit.json and audit.html")
+
+
+#: The default of ``solvent backtest``'s profile settings: "take the profile's value".
+FROM_PROFILE = object()
+_PROFILE_FLAGS = (
+    "fill_timing",
+    "derived_prices",
+    "fixed_fee_per",
+    "short_cash",
+    "initial_margin",
+    "placement_check",
+    "unfunded",
+    "zero_volume",
+)
+
+
+def _on_off(text: str) -> bool:
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not on or off")
+    return text == "on"
+
+
+def _add_profile_flags(p: argparse.ArgumentParser) -> None:
+    """Add ``--profile`` and the settings a profile bundles (``solvent.profiles``).
+
+    Each defaults to the profile's value; given explicitly it wins. The broker flags
+    that are profile settings too (``--volume-limit``, ``--no-partial``, ``--pdt``)
+    default to the profile's value here as well.
+    """
+    p.add_argument(
+        "--profile",
+        choices=["realistic", "vectorbt", "backtrader", "backtesting"],
+        default="realistic",
+        help="bundle of settings reproducing a peer engine's semantics (default realistic)",
+    )
+    p.add_argument(
+        "--fill-timing",
+        choices=["next_bar", "same_bar_close"],
+        help="next_bar (realistic), or same_bar_close: fill at the close the strategy saw (LOOK-AHEAD)",
+    )
+    p.add_argument(
+        "--derived-prices",
+        choices=["tick", "exact"],
+        help="slippage and %%-levels snapped to the cent (tick, realistic) or exact to 0.000001",
+    )
+    p.add_argument(
+        "--fixed-fee-per", choices=["order", "leg"], help="a flip's fixed fee per order or per leg"
+    )
+    p.add_argument(
+        "--short-cash",
+        choices=["reg_t", "credit"],
+        help="shorts need margin (reg_t, realistic) or are unchecked with proceeds as cash (credit)",
+    )
+    p.add_argument(
+        "--initial-margin", type=_decimal, help="initial-margin rate of every position (Reg T 0.5)"
+    )
+    p.add_argument(
+        "--placement-check",
+        type=_on_off,
+        metavar="on|off",
+        help="check and reserve entries when placed (on, realistic) or only at the fill",
+    )
+    p.add_argument(
+        "--unfunded",
+        choices=["defer", "cancel"],
+        help="an entry the fill cannot fund keeps working (defer, realistic) or is cancelled",
+    )
+    p.add_argument(
+        "--zero-volume",
+        choices=["defer", "fill"],
+        help="a zero-volume bar fills nothing (defer, realistic) or fills uncapped (fill)",
+    )
+    p.add_argument("--lot-size", type=_decimal, default=Decimal(1), help="quantity step (default 1 share)")
+    p.set_defaults(**dict.fromkeys((*_PROFILE_FLAGS, "volume_limit", "pdt"), FROM_PROFILE), no_partial=None)
+
+
+def profile_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Return ``backtest``'s profile and the profile settings given on the command line."""
+    out: dict[str, Any] = {"profile": args.profile}
+    for name in (*_PROFILE_FLAGS, "volume_limit"):
+        value = getattr(args, name)
+        if value is not FROM_PROFILE:
+            out[name] = value
+    if args.no_partial:
+        out["partial_fills"] = False
+    return out
 
 
 def _add_broker_flags(p: argparse.ArgumentParser) -> None:
@@ -179,6 +293,7 @@ def risk_settings(args: argparse.Namespace) -> RiskFlags:
 
         bands = MarginBands(*args.margin_bands)
     return {
+        # (``solvent backtest`` leaves the policy to its profile unless --pdt is given.)
         "pdt": None if args.pdt == "off" else str(args.pdt),
         "liquidation": args.liquidation,
         "margin_bands": bands,
@@ -260,6 +375,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from solvent.backtest_cli import run
 
         return run(args)
+    if args.command == "audit":
+        from solvent.audit.command import run as run_audit
+
+        return run_audit(args)
     parser.print_help(sys.stderr)
     return 2
 

@@ -49,6 +49,7 @@ from solvent.model.records import (
     TimeLike,
     Trade,
     Verdict,
+    exact_fill,
     to_timestamp,
 )
 from solvent.risk.liquidation import Holding
@@ -132,6 +133,7 @@ class Account:
         self.kind = AccountKind(kind)
         self.currency = _currency(currency)
         ccy = self.currency
+        self._step = ccy.step  # one minor unit as a Decimal, for the records' amounts
         self._start_cash = to_minor(cash, ccy, "cash")
         if self._start_cash < 0:
             raise InvalidInputError("cash", cash, "starting cash cannot be negative")
@@ -154,6 +156,13 @@ class Account:
         self._lock = threading.RLock()
         self._instruments: dict[str, Instrument] = {}
         self._positions: dict[str, Position] = {}
+        # Session rolls re-base each position lazily: a roll bumps the serial, and a
+        # position catches up (``_settle``) before its mark, lots or P&L are touched.
+        self._roll_serial = 0
+        self._borrowing: set[str] = set()  # shorts that pay a borrow fee at each roll
+        # Capital held in positions an engine has not re-marked yet (``_restate``): the
+        # high-water mark of capital used counts it (``_track_capital``).
+        self._unmarked = 0
         for inst in instruments:
             self.add_instrument(inst)
         self._reservations = ReservationBook()
@@ -206,7 +215,8 @@ class Account:
                 )
             self._instruments[inst.symbol] = inst
             if old is None:
-                self._positions[inst.symbol] = Position(inst)
+                pos = self._positions[inst.symbol] = Position(inst)
+                pos.roll_serial = self._roll_serial
             else:
                 self._positions[inst.symbol].instrument = inst
         return inst
@@ -254,73 +264,147 @@ class Account:
         slippage = to_minor(fill.slippage, ccy, f"{fill.symbol}.fill.slippage")
         with self._lock:
             self._check_time(fill.timestamp)
-            self._advance(fill.timestamp)
-            pos = self._positions[fill.symbol]
-            futures = inst.asset_class is AssetClass.FUTURE
-            basis_before = pos.basis
-            assert self._session is not None  # noqa: S101 - _advance set it
-            self._day_trades.record(fill.symbol, self._session, pos.qty, lots)
-            closing, opening = rules.split_fill(pos.qty, lots)
+            legs, trades, realized, cash_change = self._apply(
+                inst, lots, ticks, fill.price, commission, slippage, fill.timestamp, fill.order_id, fill.tag
+            )
+            return FillReport(legs, Money(realized, ccy), Money(cash_change, ccy), trades)
+
+    def book(
+        self,
+        symbol: str,
+        lots: int,
+        ticks: int,
+        commission: int,
+        slippage: int,
+        timestamp: pd.Timestamp,
+        order_id: str = "",
+        tag: str | None = None,
+    ) -> tuple[Fill, ...]:
+        """Apply an execution already on the integer grid (the engines' path); return its legs.
+
+        The same ledger change as ``apply_fill`` of the equivalent ``Fill``, without the
+        round trip through decimals: ``lots`` signed lot steps, ``ticks`` the price in
+        ticks, ``commission`` and ``slippage`` in minor units.
+
+        Raises
+        ------
+        UnknownSymbolError
+            The symbol has no registered instrument.
+        InvalidInputError
+            Zero lots, a price under one tick, a negative commission, or a timestamp
+            earlier than the last event.
+        """
+        inst = self._instruments.get(symbol)
+        if inst is None:
+            raise UnknownSymbolError(symbol)
+        if lots == 0:
+            raise InvalidInputError(f"{symbol}.fill.quantity", lots, "must not be zero")
+        if ticks <= 0:
+            raise InvalidInputError(f"{symbol}.fill.price", ticks, "must be at least one tick")
+        if commission < 0:
+            raise InvalidInputError(f"{symbol}.fill.commission", commission, "must not be negative")
+        ts = to_timestamp(timestamp, f"{symbol}.fill.timestamp")
+        with self._lock:
+            self._check_time(ts)
+            legs, _, _, _ = self._apply(
+                inst, lots, ticks, inst.price(ticks), commission, slippage, ts, order_id, tag
+            )
+            return legs
+
+    def _apply(
+        self,
+        inst: Instrument,
+        lots: int,
+        ticks: int,
+        price: Decimal,
+        commission: int,
+        slippage: int,
+        ts: pd.Timestamp,
+        order_id: str,
+        tag: str | None,
+    ) -> tuple[tuple[Fill, ...], tuple[Trade, ...], int, int]:
+        """Book one validated fill (under the lock): ``(legs, trades, realized, cash change)``."""
+        self._advance(ts)
+        symbol = inst.symbol
+        pos = self._positions[symbol]
+        if pos.roll_serial != self._roll_serial:
+            self._settle(pos)
+        futures = inst.asset_class is AssetClass.FUTURE
+        basis_before = pos.basis
+        assert self._session is not None  # noqa: S101 - _advance set it
+        self._day_trades.record(symbol, self._session, pos.qty, lots)
+        closing, opening = rules.split_fill(pos.qty, lots)
+        k_num, k_den = inst.k_num, inst.k_den
+        legs: list[Fill] = []
+        trades: list[Trade] = []
+        realized = 0
+        cash_change = 0
+        c_close = s_close = 0
+        if closing:
             total = abs(lots)
-            c_close = rules.prorate(commission, abs(closing), total) if closing else 0
-            s_close = rules.prorate(slippage, abs(closing), total) if closing else 0
-            legs: list[Fill] = []
-            trades: list[Trade] = []
-            realized = 0
-            cash_change = 0
-            if closing:
-                notional = rules.notional_minor(ticks, closing, inst.k_num, inst.k_den)
-                side = Side.SELL if closing < 0 else Side.BUY_TO_COVER
-                leg = self._leg(fill, inst, closing, side, c_close, s_close)
-                for portion in pos.close(leg, closing, notional, c_close):
-                    realized += portion.realized
-                    trades.append(portion.trade)
-                if futures:
-                    delta = rules.futures_cash_delta(realized, c_close)
-                else:
-                    delta = rules.fill_cash_delta(notional, c_close)
-                cash_change += delta
-                if delta > 0:
-                    self._add_unsettled(fill.timestamp, delta)
-                legs.append(leg)
-            if opening:
-                notional = rules.notional_minor(ticks, opening, inst.k_num, inst.k_den)
-                side = Side.BUY if opening > 0 else Side.SELL_SHORT
-                leg = self._leg(fill, inst, opening, side, commission - c_close, slippage - s_close)
-                pos.open(leg, opening, notional, commission - c_close)
-                if futures:
-                    cash_change += rules.futures_cash_delta(0, commission - c_close)
-                else:
-                    cash_change += rules.fill_cash_delta(notional, commission - c_close)
-                self._dt_used += rules.to_buying_power_units(
-                    abs(notional), self._im_ppm(inst, opening), self._base_im_ppm
-                )
-                legs.append(leg)
-            self._cash += cash_change
+            c_close = rules.prorate(commission, abs(closing), total)
+            s_close = rules.prorate(slippage, abs(closing), total)
+            notional = rules.notional_minor(ticks, closing, k_num, k_den)
+            side = Side.SELL if closing < 0 else Side.BUY_TO_COVER
+            leg = self._leg(symbol, inst, closing, price, ts, c_close, s_close, order_id, tag, side)
+            for portion in pos.close(leg, closing, notional, c_close):
+                realized += portion.realized
+                trades.append(portion.trade)
             if futures:
-                self._futures_basis += pos.basis - basis_before
-            self._commission += commission
-            self._slippage += slippage
-            self._remark(pos, ticks)
-            self._legs.extend(legs)
-            self._trades.extend(trades)
-            self._track_capital(fill.timestamp)
-            return FillReport(tuple(legs), Money(realized, ccy), Money(cash_change, ccy), tuple(trades))
+                delta = rules.futures_cash_delta(realized, c_close)
+            else:
+                delta = rules.fill_cash_delta(notional, c_close)
+            cash_change += delta
+            if delta > 0:
+                self._add_unsettled(ts, delta)
+            legs.append(leg)
+        if opening:
+            c_open = commission - c_close
+            notional = rules.notional_minor(ticks, opening, k_num, k_den)
+            side = Side.BUY if opening > 0 else Side.SELL_SHORT
+            leg = self._leg(symbol, inst, opening, price, ts, c_open, slippage - s_close, order_id, tag, side)
+            pos.open(leg, opening, notional, c_open)
+            if futures:
+                cash_change += rules.futures_cash_delta(0, c_open)
+            else:
+                cash_change += rules.fill_cash_delta(notional, c_open)
+            self._dt_used += rules.to_buying_power_units(
+                abs(notional), self._im_ppm(inst, opening), self._base_im_ppm
+            )
+            legs.append(leg)
+        self._cash += cash_change
+        if inst.borrow_ppm:
+            if pos.qty < 0:
+                self._borrowing.add(symbol)
+            else:
+                self._borrowing.discard(symbol)
+        if futures:
+            self._futures_basis += pos.basis - basis_before
+        self._commission += commission
+        self._slippage += slippage
+        self._remark(pos, ticks)
+        self._legs.extend(legs)
+        self._trades.extend(trades)
+        self._track_capital(ts)
+        return tuple(legs), tuple(trades), realized, cash_change
 
     def _leg(
-        self, fill: Fill, inst: Instrument, lots: int, side: Side, commission: int, slippage: int
+        self,
+        symbol: str,
+        inst: Instrument,
+        lots: int,
+        price: Decimal,
+        ts: pd.Timestamp,
+        commission: int,
+        slippage: int,
+        order_id: str,
+        tag: str | None,
+        side: Side,
     ) -> Fill:
-        step = self.currency.step
-        return Fill(
-            fill.symbol,
-            inst.quantity(lots),
-            fill.price,
-            fill.timestamp,
-            commission * step,
-            slippage * step,
-            fill.order_id,
-            fill.tag,
-            side,
+        step = self._step
+        # Every value is exact and typed already: the record skips its boundary checks.
+        return exact_fill(
+            symbol, inst.quantity(lots), price, ts, commission * step, slippage * step, order_id, tag, side
         )
 
     # -- marks ----------------------------------------------------------------------
@@ -356,15 +440,47 @@ class Account:
             self._track_capital(ts)
 
     def _remark(self, pos: Position, ticks: int) -> None:
-        """Re-mark one position and move the account totals by its change."""
-        old_value, old_im, old_mm = pos.market_value, pos.im, pos.mm
-        pos.mark(ticks)
-        im, mm = self._position_margin(pos)
+        """Re-mark one position and move the account totals by its change (O(1), no lots)."""
+        if pos.roll_serial != self._roll_serial:
+            self._settle(pos)  # a roll re-bases the lots on the mark it happened at
+        inst = pos.instrument
+        old = pos.market_value
+        value = rules.notional_minor(ticks, pos.qty, inst.k_num, inst.k_den)
+        pos.mark_ticks = ticks
+        pos.market_value = value
+        if old >= 0:
+            self._long_value -= old
+        else:
+            self._short_value -= old
+        if value >= 0:
+            self._long_value += value
+        else:
+            self._short_value += value
+        old_im, old_mm = pos.im, pos.mm
+        if self.kind is AccountKind.CASH and pos.qty > 0:
+            im = mm = value  # a cash account's "margin" is what it holds, in full
+        else:
+            im, mm = self._position_margin(pos)
         pos.im, pos.mm = im, mm
-        self._add_value(old_value, -1)
-        self._add_value(pos.market_value, 1)
         self._im += im - old_im
         self._mm += mm - old_mm
+
+    def _restate(self, symbol: str, roll_ticks: int | None, ticks: int) -> None:
+        """Re-mark a position an engine left unmarked, as if it had been marked all along.
+
+        For the engines only (``engine/runner.py``): the clock does not move and capital
+        used is not tracked (the engine counted the position's value in ``_unmarked`` at
+        every moment it tracked). ``roll_ticks``: the mark of the close before the last
+        session roll since the position was last marked; the lots are re-based on it
+        first (re-basing telescopes: only the last roll's mark counts), then the
+        position is marked at ``ticks``.
+        """
+        with self._lock:
+            pos = self._positions[symbol]
+            if roll_ticks is not None:
+                self._remark(pos, roll_ticks)  # settles the missed rolls on the stale mark
+                pos.roll_session()
+            self._remark(pos, ticks)
 
     def _add_value(self, value: int, sign: int) -> None:
         if value >= 0:
@@ -432,12 +548,15 @@ class Account:
             self._advance(ts)
 
     def _check_time(self, ts: pd.Timestamp) -> None:
-        if self._last_ts is not None and ts < self._last_ts:
+        last = self._last_ts
+        if last is not None and ts is not last and ts < last:
             raise InvalidInputError(
                 "timestamp", ts, f"is earlier than the account's last event at {self._last_ts}"
             )
 
     def _advance(self, ts: pd.Timestamp) -> None:
+        if ts is self._last_ts:
+            return  # the engines pass one stamp per bar: nothing to move
         self._last_ts = ts
         day = ts.date()
         if self._session is None:
@@ -454,13 +573,17 @@ class Account:
         # The previous session's close is the state right now, before overnight fees.
         self._prior_nlv = self._nlv()
         self._prior_mm = self._mm
-        for pos in self._positions.values():
-            pos.roll_session()
-        for pos in self._positions.values():
-            if pos.qty < 0 and pos.instrument.borrow_ppm:
-                fee = rules.accrued_fee(-pos.market_value, pos.instrument.borrow_ppm, days)
-                if fee:
-                    self._charge(CashEventKind.BORROW_FEE, fee, ts, pos.instrument.symbol, f"{days} day(s)")
+        # Every position re-bases on its mark now; each does it when next touched (its
+        # mark cannot change before: ``_remark`` and ``_apply`` settle it first).
+        self._roll_serial += 1
+        if self._borrowing:
+            for pos in self._positions.values():  # in registration order, as the events read
+                if pos.qty < 0 and pos.instrument.borrow_ppm:
+                    fee = rules.accrued_fee(-pos.market_value, pos.instrument.borrow_ppm, days)
+                    if fee:
+                        self._charge(
+                            CashEventKind.BORROW_FEE, fee, ts, pos.instrument.symbol, f"{days} day(s)"
+                        )
         if self._cash < 0 and self._debit_ppm:
             fee = rules.accrued_fee(-self._cash, self._debit_ppm, days)
             if fee:
@@ -469,6 +592,22 @@ class Account:
             self._unsettled_total -= self._unsettled.popleft()[1]
         self._dt_used = 0
         self._session = day
+
+    def _settle(self, pos: Position) -> None:
+        """Apply the session rolls ``pos`` has missed: one re-base on its current mark.
+
+        Its mark has not changed since the first missed roll, so rolling once is rolling
+        at each of them (a roll on an unchanged mark moves nothing).
+        """
+        pos.roll_serial = self._roll_serial
+        if pos.lots:
+            pos.roll_session()
+
+    def _settle_all(self) -> None:
+        serial = self._roll_serial
+        for pos in self._positions.values():
+            if pos.roll_serial != serial:
+                self._settle(pos)
 
     def _charge(
         self, kind: CashEventKind, fee: int, ts: pd.Timestamp, symbol: str | None, detail: str
@@ -484,7 +623,7 @@ class Account:
             self._unsettled_total += amount
 
     def _track_capital(self, ts: pd.Timestamp | None) -> None:
-        used = self._long_value - self._short_value
+        used = self._long_value - self._short_value + self._unmarked
         if used > self._max_capital:
             self._max_capital = used
             self._max_capital_at = ts if ts is not None else self._last_ts
@@ -589,6 +728,8 @@ class Account:
             self._check_time(ts)
             self._advance(ts)
             pos = self._positions[symbol]
+            if pos.roll_serial != self._roll_serial:
+                self._settle(pos)
             old_value = pos.market_value
             self._splits.append(SplitRecord(len(self._legs), symbol, r, pos.mark_ticks))
             cash, _realized = pos.split(r)
@@ -665,6 +806,14 @@ class Account:
                 )
             self._reservations.add(order_id, minor, symbol, short, tag)
             return ReservationResult(True, order_id, Money(minor, ccy), Money(available - minor, ccy))
+
+    def _reserve(self, order_id: str, minor: int, symbol: str | None, short: bool, tag: str | None) -> bool:
+        """``reserve`` for the broker: the same checks, in minor units, answering only yes or no."""
+        with self._lock:
+            if order_id in self._reservations or minor > self._buying_power():
+                return False
+            self._reservations.add(order_id, minor, symbol, short, tag)
+            return True
 
     def confirm(self, order_id: str, fraction: Number | Fraction = 1) -> Money:
         """Release the part of a reservation that a fill used (pro rata to quantity).
@@ -812,6 +961,8 @@ class Account:
         if pos is None:
             raise UnknownSymbolError(symbol)
         with self._lock:
+            if pos.roll_serial != self._roll_serial:
+                self._settle(pos)
             return PositionSnapshot.of(pos)
 
     @property
@@ -951,6 +1102,7 @@ class Account:
     def snapshot(self) -> AccountSnapshot:
         """Return every account figure at this moment, consistently (under the lock)."""
         with self._lock:
+            self._settle_all()
             ccy = self.currency
             realized = sum(p.realized for p in self._positions.values()) + self._dividends
             realized_mtm = sum(p.realized_mtm for p in self._positions.values()) + self._dividends

@@ -87,6 +87,7 @@ class Position:
         "qty",
         "realized",
         "realized_mtm",
+        "roll_serial",
     )
 
     def __init__(self, instrument: Instrument) -> None:
@@ -102,6 +103,8 @@ class Position:
         # Margin on this position, kept by the account (it knows the account type).
         self.im = 0
         self.mm = 0
+        # The account's session-roll serial this position is re-based to (``Account._settle``).
+        self.roll_serial = 0
 
     # -- figures --------------------------------------------------------------------
 

@@ -35,11 +35,13 @@ from solvent.data.frame import BarData, DataError
 from solvent.data.io import from_frame
 from solvent.engine.runner import Progress, Runner
 from solvent.engine.strategy import Strategy
+from solvent.errors import InvalidInputError
 from solvent.execution.broker import SimulatedBroker
 from solvent.execution.costs import CommissionModel, SlippageModel
 from solvent.execution.matching import FillTiming
 from solvent.model.instrument import Instrument
-from solvent.model.money import Money, Number
+from solvent.model.money import Money, Number, to_decimal
+from solvent.profiles import Profile, permissive, resolve_profile
 from solvent.results.metrics import compute_metrics
 from solvent.results.result import (
     Result,
@@ -94,23 +96,47 @@ def _last_close(close: FloatArray, present: npt.NDArray[np.bool_]) -> FloatArray
     return np.where(idx >= 0, filled, np.nan)
 
 
+class _Default:
+    """The type of ``PROFILE``: "the profile's value" for a ``backtest`` setting."""
+
+    def __repr__(self) -> str:
+        return "PROFILE"
+
+
+#: The default of every profile setting of ``backtest``: take the profile's value.
+PROFILE: Any = _Default()
+
+#: The exact grid of ``derived_prices="exact"`` (slippage and percentage levels of cent
+#: prices in whole basis points are exact on it).
+EXACT_TICK = Decimal("0.000001")
+
+
 def backtest(
     strategy: type[Strategy] | Strategy,
     data: BarData | Any,
     *,
     cash: Number,
+    profile: str | Profile = "realistic",
     account: str = "margin",
     commission: CommissionModel | Number | None = None,
     slippage: SlippageModel | Number | None = None,
-    volume_limit: Number | None = Decimal("0.1"),
-    partial_fills: bool = True,
+    volume_limit: Number | None = PROFILE,
+    partial_fills: bool = PROFILE,
     validation: str = "reject",
-    pdt: str | None = "block",
+    pdt: str | None = PROFILE,
     liquidation: str = "smallest_first_then_losers",
     margin_bands: MarginBands | Mapping[str, Number] | None = None,
     check_extremes: bool = False,
     holidays: Iterable[Any] | None = None,
-    fill_timing: str = "next_bar",
+    fill_timing: str = PROFILE,
+    derived_prices: str = PROFILE,
+    fixed_fee_per: str = PROFILE,
+    short_cash: str = PROFILE,
+    initial_margin: Number = PROFILE,
+    placement_check: bool = PROFILE,
+    unfunded: str = PROFILE,
+    zero_volume: str = PROFILE,
+    lot_size: Number = 1,
     progress: Progress | None = None,
     _lazy: bool = True,
     **params: Any,
@@ -125,10 +151,15 @@ def backtest(
         A ``BarData`` panel, or anything ``solvent.data.from_frame`` accepts.
     cash
         Starting cash, exact to the cent.
+    profile
+        ``"realistic"`` (default), ``"vectorbt"``, ``"backtrader"``, ``"backtesting"``
+        (``solvent.profiles``): the values of the settings left at ``PROFILE`` below.
+        A setting given explicitly wins over the profile's value.
     account
         ``"margin"`` (Reg T defaults) or ``"cash"`` (no shorts, no leverage).
     commission, slippage, volume_limit, partial_fills, validation
-        Passed to ``SimulatedBroker``; ``volume_limit=None`` turns the cap off.
+        Passed to ``SimulatedBroker``; ``volume_limit=None`` turns the cap off
+        (realistic: 10% of each bar's volume).
     pdt, liquidation, margin_bands, check_extremes, holidays
         Margin health and the Pattern Day Trader rule, passed to ``SimulatedBroker``
         (``docs/margin.md``): PDT policy ``"block"`` (default), ``"downgrade"`` or
@@ -139,6 +170,26 @@ def backtest(
         ``"same_bar_close"``: it fills at bar ``t``'s close, which the strategy has
         already seen: **look-ahead**, for comparisons with engines that fill there
         (VectorBT's default). The result's settings and report say so.
+    derived_prices
+        ``"tick"`` (realistic): every price is on the instruments' cent tick, and
+        slippage rounds adverse to it. ``"exact"``: prices sit on a 0.000001 grid, so
+        ``price × (1 ± bps)`` and percentage stop levels stay exact (the peers' floats).
+    fixed_fee_per
+        ``"order"`` (realistic) or ``"leg"``: a flip's legs each pay a fixed fee or
+        minimum (``SimulatedBroker``).
+    short_cash
+        ``"reg_t"`` (realistic) or ``"credit"``: short proceeds are spendable cash and
+        opening a short is not checked (permissive).
+    initial_margin
+        The initial-margin rate of every position, long and short, and of buying power
+        (realistic: Reg T 0.5; 1 = no leverage, backtesting.py's ``margin=1``).
+    placement_check, unfunded, zero_volume
+        ``SimulatedBroker`` settings: check and reserve entries when placed (realistic)
+        or only at the fill; an entry the fill cannot fund is left working
+        (``"defer"``, realistic) or cancelled; a zero-volume bar fills nothing
+        (``"defer"``, realistic) or as an uncapped bar (``"fill"``, permissive).
+    lot_size
+        The quantity step of every symbol (default 1 share; ``0.1`` for fractions).
     progress
         Called as ``progress(bars_done, bars_total)`` about 200 times during the run
         (``solvent backtest`` draws its progress bar with it).
@@ -148,8 +199,27 @@ def backtest(
 
     Notes
     -----
-    Every symbol trades as a US equity with default settings (tick 0.01, lot 1).
+    Every symbol trades as a US equity with default settings (tick 0.01, lot 1, Reg T
+    margin) but for ``derived_prices``, ``initial_margin`` and ``lot_size``. The
+    result's ``settings`` record the profile, every setting in force, and under
+    ``"permissive"`` those that turn a protection off.
     """
+    prof = resolve_profile(profile)
+    given = {
+        "fill_timing": fill_timing,
+        "derived_prices": derived_prices,
+        "fixed_fee_per": fixed_fee_per,
+        "short_cash": short_cash,
+        "initial_margin": initial_margin,
+        "placement_check": placement_check,
+        "partial_fills": partial_fills,
+        "unfunded": unfunded,
+        "zero_volume": zero_volume,
+        "volume_limit": volume_limit,
+        "pdt": pdt,
+    }
+    chosen: dict[str, Any] = dict(prof.settings)
+    chosen.update({k: v for k, v in given.items() if v is not PROFILE})
     strat = strategy(**params) if isinstance(strategy, type) else strategy
     if not isinstance(strategy, type):
         strat.set_params(params)
@@ -158,21 +228,26 @@ def backtest(
     t = panel.shape[0]
     if t == 0:
         raise DataError("timestamp", None, "the panel has no bars")
-    insts = [Instrument(s) for s in symbols]
-    acct = Account(cash, kind=account, instruments=insts)
+    insts = _instruments(symbols, chosen["derived_prices"], chosen["initial_margin"], lot_size)
+    acct = Account(cash, kind=account, instruments=insts, initial_margin=chosen["initial_margin"])
     broker = SimulatedBroker(
         acct,
         commission=commission,
         slippage=slippage,
-        volume_limit=volume_limit,
-        partial_fills=partial_fills,
+        volume_limit=chosen["volume_limit"],
+        partial_fills=chosen["partial_fills"],
         validation=validation,
-        pdt=pdt,
+        pdt=chosen["pdt"],
         liquidation=liquidation,
         margin_bands=margin_bands,
         check_extremes=check_extremes,
         holidays=holidays,
-        fill_timing=fill_timing,
+        fill_timing=chosen["fill_timing"],
+        zero_volume=chosen["zero_volume"],
+        short_cash=chosen["short_cash"],
+        fixed_fee_per=chosen["fixed_fee_per"],
+        placement_check=chosen["placement_check"],
+        unfunded=chosen["unfunded"],
     )
 
     # Everything the loop needs, computed once and vectorized.
@@ -183,7 +258,33 @@ def backtest(
     v_t = _volume_lots(panel.volume, insts)
     runner = Runner(strat, panel, broker, insts, (o_t, h_t, l_t, c_t, v_t), lazy=_lazy, progress=progress)
     runner.run()
-    return _result(strat, panel, acct, broker, insts, runner)
+    return _result(strat, panel, acct, broker, insts, runner, prof.name, chosen)
+
+
+def _instruments(
+    symbols: Iterable[str], derived_prices: object, initial_margin: Number, lot_size: Number
+) -> list[Instrument]:
+    """Return each symbol's ``Instrument``: US-equity defaults but for the run's settings."""
+    if derived_prices not in ("tick", "exact"):
+        raise InvalidInputError("derived_prices", derived_prices, "must be 'tick' or 'exact'")
+    im = to_decimal(initial_margin, "initial_margin", positive=True)
+    if im > 1:
+        raise InvalidInputError("initial_margin", initial_margin, "is a rate: at most 1")
+    lot = to_decimal(lot_size, "lot_size", positive=True)
+    tick = EXACT_TICK if derived_prices == "exact" else Decimal("0.01")
+    # Maintenance stays at Reg T's 25% / 30% unless the initial rate is lower.
+    return [
+        Instrument(
+            s,
+            tick_size=tick,
+            lot_size=lot,
+            initial_margin_long=im,
+            initial_margin_short=im,
+            maintenance_margin_long=min(im, Decimal("0.25")),
+            maintenance_margin_short=min(im, Decimal("0.30")),
+        )
+        for s in symbols
+    ]
 
 
 def _result(
@@ -193,6 +294,8 @@ def _result(
     broker: SimulatedBroker,
     insts: list[Instrument],
     runner: Runner,
+    profile: str,
+    chosen: Mapping[str, Any],
 ) -> Result:
     equity, cash_arr, bp, im, mm = runner.equity, runner.cash, runner.bp, runner.im, runner.mm
     traded, lots_hist = runner.traded, runner.lots_hist
@@ -233,9 +336,20 @@ def _result(
         "fill_timing": broker.fill_timing.value,
         # Same-bar fills trade at a close the strategy has already seen.
         "look_ahead": broker.fill_timing is FillTiming.SAME_BAR_CLOSE,
-        "instruments": "US equity defaults (tick 0.01, lot 1)",
+        "profile": profile,
+        "derived_prices": chosen["derived_prices"],
+        "fixed_fee_per": broker.fixed_fee_per.value,
+        "short_cash": broker.short_cash.value,
+        "initial_margin": to_decimal(chosen["initial_margin"], "initial_margin"),
+        "placement_check": broker.placement_check,
+        "unfunded": broker.unfunded.value,
+        "zero_volume": broker.zero_volume.value,
+        "instruments": f"US equity (tick {insts[0].tick_size if insts else '0.01'}, "
+        f"lot {insts[0].lot_size if insts else 1})",
         "data": dict(panel.meta),
     }
+    # The settings that turn a protection off (look-ahead, unchecked shorts, ...).
+    settings["permissive"] = permissive(settings)
     margin_minor = {"buying_power": bp, "initial_margin": im, "maintenance_margin": mm}
     margin = pd.DataFrame({k: v / scale for k, v in margin_minor.items()}, index=index)
     final = Money(int(equity[-1]), acct.currency)

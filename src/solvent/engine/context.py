@@ -40,16 +40,23 @@ class AccountInfo:
     Every figure is the account's at the close of the current bar.
     """
 
-    __slots__ = ("_account", "_ready")
+    __slots__ = ("_account", "_ready", "_ready_cash")
 
-    def __init__(self, account: Account, ready: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        account: Account,
+        ready: Callable[[], None] | None = None,
+        ready_cash: Callable[[], None] | None = None,
+    ) -> None:
         self._account = account
         self._ready = ready if ready is not None else (lambda: None)
+        # Cash does not move with prices: it needs the ledger's clock, not its marks.
+        self._ready_cash = ready_cash if ready_cash is not None else self._ready
 
     @property
     def cash(self) -> Money:
         """Return the cash balance."""
-        self._ready()
+        self._ready_cash()
         return self._account.cash
 
     @property
@@ -117,6 +124,7 @@ class Context:
         "_stamp",
         "_stamp_i",
         "_sync",
+        "_sync_orders",
         "_times",
         "_working",
         "account",
@@ -131,13 +139,16 @@ class Context:
         broker: SimulatedBroker,
         start: pd.Timestamp,
         sync: Callable[[int], None] | None = None,
+        sync_orders: Callable[[int], None] | None = None,
     ) -> None:
         self.data = data
         self.symbols = data.symbols
         self._broker = broker
         self._working = broker._open  # the broker's working orders (a list kept in place)
         self._sync = sync if sync is not None else _no_sync
-        self.account = AccountInfo(broker.account, self._ready)
+        # What placing an order needs: the clock, cash and last prices, not every mark.
+        self._sync_orders = sync_orders if sync_orders is not None else self._sync
+        self.account = AccountInfo(broker.account, self._ready, self._ready_orders)
         self.i = -1
         self._times = data.timestamps
         self._stamp = start
@@ -149,6 +160,10 @@ class Context:
     def _ready(self) -> None:
         """Bring the account and the broker's last prices up to the close of bar ``i``."""
         self._sync(self.i)
+
+    def _ready_orders(self) -> None:
+        """Bring what order placement reads (clock, cash, last prices) up to bar ``i``."""
+        self._sync_orders(self.i)
 
     @property
     def timestamp(self) -> pd.Timestamp:
@@ -205,7 +220,7 @@ class Context:
 
     def last_price(self, symbol: str) -> Decimal:
         """Return the last close of ``symbol``; raise if it never had a bar."""
-        self._ready()
+        self._ready_orders()
         price = self._broker.last_price(symbol)
         if price is None:
             raise InvalidInputError(f"{symbol}.last_price", None, "no bar yet: the order cannot be sized")
@@ -239,7 +254,7 @@ class Context:
             otype = "stop_limit" if stop is not None else "limit"
         else:
             otype = "stop" if stop is not None else "market"
-        self._ready()
+        self._ready_orders()
         return self._broker.submit(
             symbol,
             quantity,
@@ -265,7 +280,7 @@ class Context:
         most lots whose notional plus commission fits in ``|value|``. ``order_value(sym,
         ctx.account.cash.amount)`` is an all-in buy that never spends more than the cash.
         """
-        self._ready()
+        self._ready_orders()
         return self._broker.submit_value(symbol, value, self.timestamp, tag=tag)
 
     def order_target_percent(self, symbol: str, pct: Number, *, tag: str | None = None) -> OrderView | None:
@@ -306,5 +321,5 @@ class Context:
     def cancel(self, order: OrderView | str) -> OrderView:
         """Cancel a working order (an ``OrderView`` or an order id)."""
         oid = order if isinstance(order, str) else order.order_id
-        self._ready()
+        self._ready_orders()
         return self._broker.cancel(oid, self.timestamp)

@@ -37,7 +37,7 @@ from solvent.accounting import rules
 from solvent.accounting.account import AccountKind, BuyingPowerMode
 from solvent.data.frame import BarData
 from solvent.engine.context import Context
-from solvent.engine.figures import FigureModel, exposure
+from solvent.engine.figures import INT64_SAFE, FigureModel, exposure
 from solvent.engine.strategy import Strategy
 from solvent.execution.broker import SimulatedBroker
 from solvent.execution.matching import FillTiming
@@ -142,6 +142,24 @@ class Runner:
         self.eager = not lazy
         self.same_bar = broker.fill_timing is FillTiming.SAME_BAR_CLOSE
         self.progress = progress
+        # Busy bars may leave held positions without orders unmarked when buying power
+        # does not move with prices (a cash account) and the figures model covers it.
+        self.sym_lazy = (
+            self.model is not None
+            and self.acct.kind is AccountKind.CASH
+            and not self.same_bar
+            and not broker.check_extremes
+        )
+        #: The mark a bar's open gives each symbol (its last close when it has no bar).
+        self.open_eff = np.where(self.present, self.o, prev) if self.sym_lazy else self.o
+        k_num = self.model.k_num if self.model is not None else np.zeros(self.n, dtype=np.int64)
+        self.k_num_list = [int(k) for k in k_num]
+        self.stale: dict[int, int] = {}  # held column -> the bar whose close it is marked at
+        self.stale_lk = np.zeros(self.n, dtype=np.int64)  # lots x k_num of the stale columns
+        self.stale_mv = 0  # the stale positions' market values at their marks
+        self.fresh: set[int] = set()  # held columns marked at the close of ``at``
+        self.shorts = 0  # columns held short
+        self.worst = 0  # sum of |lots| x highest close x k_num: bounds the int64 passes
 
         self.equity = np.zeros(t, dtype=np.int64)
         self.cash = np.zeros(t, dtype=np.int64)
@@ -149,7 +167,7 @@ class Runner:
         self.im = np.zeros(t, dtype=np.int64)
         self.mm = np.zeros(t, dtype=np.int64)
         self.traded = np.zeros(t)
-        self.lazy_rows = np.zeros(t, dtype=bool)
+        self.lazy_rows = np.zeros(t, dtype=bool)  # figures computed by the model after the run
         self.lots = np.zeros(self.n, dtype=np.int64)
         self.held: dict[int, int] = {}  # column -> lots, the open positions
         self._lot_rows: list[int] = []
@@ -159,19 +177,22 @@ class Runner:
 
         self.at = -1  # the ledger is marked at the close of bar ``at``
         self.cap_max = 0  # the ledger's high-water mark of capital used, as last read
-        self.lc_at = -1  # the broker's last prices are the closes of bar ``at``
+        self.lc_at = -1  # the broker's last prices are the closes of bar ``lc_at``
+        self.lc_row = [0] * self.n  # what the broker holds as last prices (0: none)
         self.stretch = -1  # first bar of the current run of quiet bars (-1: none)
         self.quiet_to = _ASK  # the last bar that may go unmarked (-1: none, _ASK: to look at)
         self.stretch_cash = 0
         self.stretch_bp: int | None = None  # buying power fixed for the stretch, or None
         self.const_bp_rows = np.zeros(t, dtype=bool)
-        self._stamp_i = -1
-        self._stamp = pd.Timestamp(self.times[0]) - pd.Timedelta(1, "ns")
+        self._stretches: list[tuple[int, int, int, int | None]] = []  # quiet runs: start, end, cash, bp
         self.seen = 0  # rejections dispatched
         self.events_seen = 0  # margin events dispatched
-        #: Counts for tests: busy and quiet bars, and failed checks of the figure model.
-        self.stats = {"busy": 0, "quiet": 0, "model_mismatch": 0}
-        self.ctx = Context(panel, broker, self._stamp, self.sync)
+        #: Counts for tests: busy and quiet bars, failed checks of the figure model, and
+        #: positions a busy bar left unmarked.
+        self.stats = {"busy": 0, "quiet": 0, "model_mismatch": 0, "unmarked": 0}
+        self.lazy_bar = False  # the last busy bar left positions unmarked
+        before = pd.Timestamp(self.times[0]) - pd.Timedelta(1, "ns")
+        self.ctx = Context(panel, broker, before, self.sync, self.sync_orders)
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -266,10 +287,13 @@ class Runner:
             strat.on_margin_call(ctx, event)
 
     def _stamp_of(self, i: int) -> pd.Timestamp:
-        if i != self._stamp_i:
-            self._stamp = pd.Timestamp(self.times[i])
-            self._stamp_i = i
-        return self._stamp
+        # One cache with the context: the strategy's ``ctx.timestamp`` of a bar is the
+        # stamp the engine gave the ledger (a ``pd.Timestamp`` costs microseconds).
+        ctx = self.ctx
+        if i != ctx._stamp_i:
+            ctx._stamp = pd.Timestamp(self.times[i])
+            ctx._stamp_i = i
+        return ctx._stamp
 
     # -- busy bars ---------------------------------------------------------------------
 
@@ -280,36 +304,118 @@ class Runner:
         if self.at < i - 1:
             self._catch_up(i - 1)
         ts = self._stamp_of(i)
-        if i in self.dividends or i in self.splits:
-            self._events(i, ts)
-        broker._begin_bar(ts)
+        events = i in self.dividends or i in self.splits
         present = self.present[i]
         syms = self.symbols
-        o_row, c_row = self.o[i].tolist(), self.c[i].tolist()
+        col = self.col
+        wanted = {col[w.order.symbol] for w in broker._open}
+        lazy = self.sym_lazy and not events and self._lazy_ok()
+        if lazy:
+            # Only the positions with orders are marked; the others stay where they were
+            # (marked at the close of ``i - 1`` or earlier) until someone reads them.
+            for j in self.fresh.difference(wanted):
+                self._go_stale(j, i - 1)
+            self._refresh([j for j in wanted if j in self.stale], i - 1, self.lastc[i - 1])
+        elif self.stale:
+            self._refresh(list(self.stale), i - 1, self.lastc[i - 1])
+        if events:
+            self._events(i, ts)
+        broker._begin_bar(ts)
+        o_row = self.o[i]
         if self.eager:
             cols = np.flatnonzero(present).tolist()
             bar_cols = cols
         else:
-            cols = [j for j in self.held if present[j]]
-            wanted = {self.col[w.order.symbol] for w in broker._open}
+            held = self.held
             bar_cols = [j for j in wanted if present[j]]
-        acct.mark_ticks({syms[j]: o_row[j] for j in cols}, ts)
+            cols = [j for j in bar_cols if j in held] if lazy else [j for j in held if present[j]]
+        if lazy:
+            acct._unmarked = self._stale_value(self.open_eff[i])
+        acct.mark_ticks({syms[j]: int(o_row[j]) for j in cols}, ts)
         bars = {syms[j]: self._bar(i, j, ts) for j in bar_cols}
         fills = broker._match(
             ts, bars, session_open=bool(self.session_open[i]), session_close=bool(self.session_close[i])
         )
         if fills:
             self._booked(i, fills)
-        if not self.eager:
+        if lazy and not self._lazy_ok():
+            # The fills left a state the shortcut does not cover: mark every position at
+            # this bar's open (where the ledger would have them) and close as usual.
+            self._refresh(list(self.stale), i, self.open_eff[i])
+            lazy = False
+        c_row = self.c[i]
+        if self.eager:
+            cols = bar_cols
+        elif lazy:
+            cols = bar_cols
+            acct._unmarked = self._stale_value(self.lastc[i])
+        else:
             cols = sorted({j for j in self.held if present[j]}.union(bar_cols))
         check = bars
         if broker.check_extremes and not self.eager:
             check = {syms[j]: bars.get(syms[j]) or self._bar(i, j, ts) for j in self.held if present[j]}
-        broker._end_bar(ts, {syms[j]: c_row[j] for j in cols}, check)
+        broker._end_bar(ts, {syms[j]: int(c_row[j]) for j in cols}, check)
+        lc_row = self.lc_row
+        for j in cols:
+            lc_row[j] = int(c_row[j])
         self.at = i
+        self.lazy_bar = lazy
         if self.eager:
             self.lc_at = i
         return fills
+
+    def _lazy_ok(self) -> bool:
+        """Return whether a busy bar may leave positions without orders unmarked.
+
+        As for quiet bars (``_quiet_until``): a long-only cash account without a loan
+        (every margin check finds it healthy at any prices, so the marks it skips could
+        not change one) whose figures stay within the int64 pass of the model.
+        """
+        broker = self.broker
+        cash = self.acct._cash
+        return (
+            cash >= 0
+            and self.shorts == 0
+            and broker._band_code == rules.BAND_HEALTHY
+            and broker.trading_state is TradingState.ACTIVE
+            and not (cash == 0 and self.held and broker.margin_bands.at_risk_ppm >= rules.RATE_SCALE)
+            and self.worst * rules.RATE_SCALE < INT64_SAFE
+        )
+
+    def _stale_value(self, prices: IntArray) -> int:
+        """Return what the stale positions would add to capital used if marked at ``prices``."""
+        if not self.stale:
+            return 0
+        return int(self.stale_lk @ prices) - self.stale_mv
+
+    def _go_stale(self, j: int, k: int) -> None:
+        """Leave held column ``j`` (marked at the close of bar ``k``) unmarked from now on."""
+        lk = int(self.lots[j]) * self.k_num_list[j]
+        self.stats["unmarked"] += 1
+        self.stale[j] = k
+        self.stale_lk[j] = lk
+        self.stale_mv += lk * int(self.lastc[k, j])
+        self.fresh.discard(j)
+
+    def _refresh(self, cols: list[int], upto: int, prices: IntArray) -> None:
+        """Mark the stale positions ``cols`` at ``prices`` as if they had been marked all along.
+
+        The ledger's clock is at bar ``upto``. A position unmarked since the close of bar
+        ``k`` missed the session rolls after ``k``: its lots are re-based on the close
+        before the last of them (``Account._restate``).
+        """
+        if not cols:
+            return
+        acct, lastc, syms = self.acct, self.lastc, self.symbols
+        b = int(self.last_new_day[upto])
+        for j in cols:
+            k = self.stale.pop(j)
+            self.stale_mv -= int(self.stale_lk[j]) * int(lastc[k, j])
+            self.stale_lk[j] = 0
+            acct._restate(syms[j], int(lastc[b - 1, j]) if b > k else None, int(prices[j]))
+            self.fresh.add(j)
+        if not self.stale:
+            acct._unmarked = 0
 
     def _bar(self, i: int, j: int, ts: pd.Timestamp) -> Bar:
         return Bar(
@@ -331,6 +437,7 @@ class Runner:
         touched = []
         for sym, ratio in self.splits.get(i, ()):
             broker.apply_split(sym, ratio, ts)
+            self.lc_row[self.col[sym]] = -1  # the broker divided its last price: rewrite it
             touched.append(sym)
         if touched:
             self._lots_changed(i, touched)
@@ -350,11 +457,16 @@ class Runner:
         for sym in symbols:
             j = self.col[sym]
             q = acct.position_lots(sym)
+            old = int(self.lots[j])
+            self.shorts += (q < 0) - (old < 0)
+            self.worst += (abs(q) - abs(old)) * self.max_ticks[j] * self.k_num_list[j]
             self.lots[j] = q
             if q:
                 self.held[j] = q
+                self.fresh.add(j)  # booked and marked now (a stale position is marked first)
             else:
                 self.held.pop(j, None)
+                self.fresh.discard(j)
         self._lot_rows.append(i)
         self._lot_values.append(self.lots.copy())
 
@@ -370,6 +482,8 @@ class Runner:
         cols = {self.col[s] for s in wanted}.union(self.held)
         bars = {self.symbols[j]: self._bar(i, j, ts) for j in sorted(cols) if present[j]}
         fills = broker.fill_at_close(ts, bars, session_close=bool(self.session_close[i]))
+        for sym in bars:
+            self.lc_row[self.col[sym]] = int(self.c[i, self.col[sym]])
         if fills:
             self._booked(i, fills)
             for f in fills:
@@ -380,14 +494,22 @@ class Runner:
     # -- quiet bars ----------------------------------------------------------------------
 
     def _record(self, i: int) -> None:
-        """Record bar ``i``'s figures from the ledger; the bars ahead are to be looked at again."""
+        """Record bar ``i``'s figures from the ledger; the bars ahead are to be looked at again.
+
+        After a busy bar that left positions unmarked, only cash and buying power (which
+        prices do not move in a cash account) come from the ledger; the model fills in
+        the rest after the run, as for quiet bars.
+        """
         f = self.acct.figures_minor()
         self.cap_max = f.max_capital_used
-        self.equity[i] = f.nlv
         self.cash[i] = f.cash
         self.bp[i] = f.buying_power
-        self.im[i] = f.initial_margin
-        self.mm[i] = f.maintenance_margin
+        if self.lazy_bar and self.stale:
+            self.lazy_rows[i] = self.const_bp_rows[i] = True
+        else:
+            self.equity[i] = f.nlv
+            self.im[i] = f.initial_margin
+            self.mm[i] = f.maintenance_margin
         self.quiet_to = _ASK
 
     def _quiet_until(self) -> int:
@@ -400,11 +522,13 @@ class Runner:
         mode cannot change without a fill; else until the end of this session (the mode
         and day-trade buying power are fixed within a session).
         """
-        f = self.acct.figures_minor()
-        self.cap_max = f.max_capital_used
         model = self.model
         if model is None:
             return -1
+        if self.stale:  # the check below compares the model with the ledger's own figures
+            self._refresh(list(self.stale), self.at, self.lastc[self.at])
+        f = self.acct.figures_minor()
+        self.cap_max = f.max_capital_used
         acct, broker = self.acct, self.broker
         held = self.held
         if f.cash < 0 or any(q < 0 for q in held.values()):
@@ -438,16 +562,46 @@ class Runner:
         """Close the run of quiet bars before ``end``: their cash, to fill the rest in later."""
         start = self.stretch
         if start >= 0 and end > start:
-            self.cash[start:end] = self.stretch_cash
-            self.lazy_rows[start:end] = True
-            if self.stretch_bp is not None:
-                self.bp[start:end] = self.stretch_bp
-                self.const_bp_rows[start:end] = True
+            # Written after the run, all stretches at once (``_fill_quiet_rows``).
+            self._stretches.append((start, end, self.stretch_cash, self.stretch_bp))
             self.stats["quiet"] += end - start
         self.stretch = -1
 
     def _fill_quiet_rows(self) -> None:
         """Compute the quiet bars' figures from their cash, positions and closes."""
+        if self._stretches:
+            # Each stretch's constant cash (and buying power) over its rows: the stretches
+            # are disjoint, so the running sum of +value at the start and -value at the end
+            # is the value inside and 0 outside.
+            starts = [x[0] for x in self._stretches]
+            ends = [x[1] for x in self._stretches]
+            cash = [x[2] for x in self._stretches]
+            const_bp = [x[3] for x in self._stretches]
+            t = self.t
+            # Starts are distinct, and so are ends: plain fancy-index updates suffice.
+            inside = np.zeros(t + 1, dtype=np.int64)
+            inside[starts] += 1
+            inside[ends] -= 1
+            quiet = np.cumsum(inside[:t]) > 0
+            self.lazy_rows |= quiet
+            delta = np.zeros(t + 1, dtype=np.int64)
+            delta[starts] += cash
+            delta[ends] -= cash
+            self.cash[quiet] = np.cumsum(delta[:t])[quiet]
+            fixed = [k for k, b in enumerate(const_bp) if b is not None]
+            if fixed:
+                f_starts = [starts[k] for k in fixed]
+                f_ends = [ends[k] for k in fixed]
+                f_bp = [const_bp[k] or 0 for k in fixed]
+                inside[:] = 0
+                inside[f_starts] += 1
+                inside[f_ends] -= 1
+                const = np.cumsum(inside[:t]) > 0
+                self.const_bp_rows |= const
+                delta[:] = 0
+                delta[f_starts] += f_bp
+                delta[f_ends] -= f_bp
+                self.bp[const] = np.cumsum(delta[:t])[const]
         rows = np.flatnonzero(self.lazy_rows)
         if rows.size == 0:
             return
@@ -473,6 +627,18 @@ class Runner:
         """Bring the ledger to the close of bar ``i`` and the broker's last prices to it."""
         if i < 0:
             return
+        self.sync_orders(i)
+        if self.stale:
+            self._refresh(list(self.stale), self.at, self.lastc[self.at])
+
+    def sync_orders(self, i: int) -> None:
+        """Bring the ledger as far as placing an order needs (``sync`` but for marks).
+
+        Positions a busy bar left unmarked stay so: in a cash account, which is the only
+        one where the engine leaves them, no placement check reads a mark.
+        """
+        if i < 0:
+            return
         if self.at < i:
             self._catch_up(i)
         if self.lc_at < i:
@@ -481,10 +647,14 @@ class Runner:
     def _sync_last_close(self, k: int) -> None:
         if self.lc_at == k:
             return
-        last = self.broker._last_close
-        for sym, ticks in zip(self.symbols, self.lastc[k].tolist(), strict=True):
-            if ticks:
-                last[sym] = ticks
+        row = self.lastc[k].tolist()
+        held = self.lc_row  # what the broker holds: write only what differs
+        if row != held:
+            last = self.broker._last_close
+            for sym, ticks, was in zip(self.symbols, row, held, strict=True):
+                if ticks != was:
+                    last[sym] = ticks
+            self.lc_row = row
         self.lc_at = k
 
     def _catch_up(self, k: int) -> None:
@@ -497,6 +667,8 @@ class Runner:
         """
         a, acct = self.at, self.acct
         held = self.held
+        if self.stale:
+            self._refresh(list(self.stale), a, self.lastc[a])
         self.at = k
         if not held:  # flat: marks move nothing, a roll records NLV = cash
             acct.advance(self._stamp_of(k))

@@ -24,7 +24,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from fractions import Fraction
+from typing import TypeVar
 
 import pandas as pd
 
@@ -33,7 +35,21 @@ from solvent.accounting.account import Account, AccountKind
 from solvent.errors import InsufficientFundsError, InvalidInputError
 from solvent.execution import gatekeeper as gk
 from solvent.execution import matching
-from solvent.execution.costs import CommissionModel, SlippageModel, resolve_commission, resolve_slippage
+from solvent.execution.costs import (
+    CommissionModel,
+    NoSlippage,
+    SlippageModel,
+    resolve_commission,
+    resolve_slippage,
+)
+from solvent.execution.policies import (
+    FixedFeePer,
+    ShortCash,
+    Unfunded,
+    ZeroVolume,
+    credit_available,
+    leg_commission,
+)
 from solvent.model.bar import Bar
 from solvent.model.calendar import BusinessCalendar
 from solvent.model.instrument import Instrument
@@ -58,7 +74,21 @@ _PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 _ZERO = Decimal(0)
 
 
-@dataclass(slots=True)
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _setting(enum: type[_E], value: object, name: str) -> _E:
+    """Return ``value`` as a member of ``enum``; raise naming the valid values."""
+    if isinstance(value, str):  # a member is a str too
+        try:
+            return enum(value)
+        except ValueError:
+            pass
+    valid = ", ".join(repr(m.value) for m in enum)
+    raise InvalidInputError(name, value, f"must be one of {valid}")
+
+
+@dataclass(slots=True, eq=False)  # identity: ``_open.remove(w)`` must not compare fields
 class _Working:
     """The broker's mutable state of one order (never exposed directly)."""
 
@@ -88,6 +118,8 @@ class _Working:
     children: tuple[str, ...] = ()
     value: int | None = None  # order_value: a money budget (commission included) sized at fill
     cut: ReasonCode | None = None  # SCALED_DOWN: the working quantity is less than the request
+    # Closing side's cumulative (lots, notional, commission): fixed_fee_per="leg" only.
+    closed: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def remaining(self) -> int:
@@ -118,6 +150,13 @@ class OrderView:
     def is_open(self) -> bool:
         """Return whether the order still works."""
         return self.status.is_open
+
+
+_VIEW_SETTERS = tuple(OrderView.__dict__[name].__set__ for name in OrderView.__dataclass_fields__)
+# ``_view`` sets the slots by position: a new field must be set there too.
+assert tuple(OrderView.__dataclass_fields__) == (  # noqa: S101 - a guard for whoever edits OrderView
+    "order", "status", "quantity", "filled_quantity", "avg_fill_price", "commission", "reason", "history",
+)  # fmt: skip
 
 
 class SimulatedBroker:
@@ -152,6 +191,26 @@ class SimulatedBroker:
     holidays
         Market holidays for the PDT window (weekends are always skipped); default: the
         account's calendar.
+    fill_timing
+        ``"next_bar"`` (default) or ``"same_bar_close"`` (look-ahead; ``fill_at_close``).
+    zero_volume
+        ``"defer"`` (default): a zero-volume bar fills nothing. ``"fill"``: it fills as a
+        bar without volume data, uncapped (permissive; the peers' behaviour).
+    short_cash
+        ``"reg_t"`` (default): every opening needs buying power. ``"credit"``: opening a
+        short is not checked and buys are checked against cash, short proceeds
+        included (permissive; VectorBT, Backtrader).
+    fixed_fee_per
+        ``"order"`` (default): a commission's fixed part or minimum is charged once per
+        order. ``"leg"``: the closing and opening legs of a flip are charged as two
+        orders (Backtrader, backtesting.py).
+    placement_check
+        Check (and reserve) an opening order's cost when it is placed (default). Off:
+        only the fill-time check runs (VectorBT, backtesting.py); permissive.
+    unfunded
+        ``"defer"`` (default): an entry the fill-time check cannot fund (wholly, or at
+        all with partial fills) keeps working. ``"cancel"``: what it cannot fund is
+        cancelled with ``INSUFFICIENT_BUYING_POWER`` (the peers).
 
     Notes
     -----
@@ -177,9 +236,22 @@ class SimulatedBroker:
         pdt: PdtPolicy | str | None = "account",
         holidays: Iterable[TimeLike] | None = None,
         fill_timing: matching.FillTiming | str = matching.FillTiming.NEXT_BAR,
+        zero_volume: ZeroVolume | str = ZeroVolume.DEFER,
+        short_cash: ShortCash | str = ShortCash.REG_T,
+        fixed_fee_per: FixedFeePer | str = FixedFeePer.ORDER,
+        placement_check: bool = True,
+        unfunded: Unfunded | str = Unfunded.DEFER,
     ) -> None:
         self.account = account
         self.fill_timing = matching.FillTiming(fill_timing)
+        self.zero_volume = _setting(ZeroVolume, zero_volume, "zero_volume")
+        self.short_cash = _setting(ShortCash, short_cash, "short_cash")
+        self.fixed_fee_per = _setting(FixedFeePer, fixed_fee_per, "fixed_fee_per")
+        self.unfunded = _setting(Unfunded, unfunded, "unfunded")
+        if not isinstance(placement_check, bool):
+            raise InvalidInputError("placement_check", placement_check, "must be True or False")
+        self.placement_check = placement_check
+        self._credit = self.short_cash is ShortCash.CREDIT
         self._step = account.currency.step  # one minor unit, as a Decimal
         self.commission_model = resolve_commission(commission)
         self.slippage_model = resolve_slippage(slippage)
@@ -258,7 +330,7 @@ class SimulatedBroker:
             None,
         )
         self._place(w)
-        return self.view(w.order.order_id)
+        return self._view(w)
 
     def submit_value(
         self,
@@ -292,17 +364,17 @@ class SimulatedBroker:
         est = max(1, self._lots_for_value(inst, abs(budget), ref, 0))
         otype = OrderType.LIMIT if limit is not None else OrderType.MARKET
         w = self._build(
-            symbol, inst.quantity(side * est), timestamp, otype,
-            limit, None, None, None, tif, None, tag, None, order_id, None, None, None,
+            symbol, side * est, timestamp, otype,
+            limit, None, None, None, tif, None, tag, None, order_id, None, None, None, lots=side * est,
         )  # fmt: skip
         w.value = abs(budget)
         self._place(w)
-        return self.view(w.order.order_id)
+        return self._view(w)
 
     def _lots_for_value(self, inst: Instrument, budget: int, price: int, filled: int) -> int:
         """Return the most lots whose notional plus commission fits in ``budget``."""
-        per_lot = Fraction(price * inst.k_num, inst.k_den)
-        upper = int(budget / per_lot) + 1 if per_lot > 0 else 0
+        per_lot = price * inst.k_num  # minor units per lot, times k_den
+        upper = budget * inst.k_den // per_lot + 1 if per_lot > 0 else 0
         return gk.affordable_lots(upper, budget, self._cost_fn(inst, price, lots0=filled))
 
     def _cost_fn(
@@ -425,12 +497,16 @@ class SimulatedBroker:
         client_id: str | None,
         parent_id: str | None,
         oco_group: str | None,
+        *,
+        lots: int | None = None,
     ) -> _Working:
+        """Validate an order and build its working state; ``lots`` given: the quantity in lots."""
         inst = self.account.instrument(symbol)
         ts = to_timestamp(timestamp, f"{symbol}.order.timestamp")
-        otype = OrderType(type_)
-        otif = TimeInForce(tif)
-        lots = inst.qty_lots(quantity, "order.quantity")
+        otype = type_ if type(type_) is OrderType else OrderType(type_)
+        otif = tif if type(tif) is TimeInForce else TimeInForce(tif)
+        if lots is None:
+            lots = inst.qty_lots(quantity, "order.quantity")
         if lots == 0:
             raise InvalidInputError(f"{symbol}.order.quantity", quantity, "must not be zero")
         limit_t = None if limit is None else inst.price_ticks(limit, "order.limit")
@@ -509,24 +585,34 @@ class SimulatedBroker:
         if not verdict.ok:
             self._refuse(w, ts, verdict)
             return
-        if opening and self.validation is not gk.Validation.OFF:
+        # Without the placement check only the fill-time check runs (no reservation);
+        # with credited shorts (ShortCash.CREDIT) opening a short is never checked.
+        checked = opening and self.placement_check and not (self._credit and opening < 0)
+        if checked and self.validation is not gk.Validation.OFF:
             price = self._estimate_price(w)
             if price is None:
                 self._refuse(
                     w, ts, Verdict(False, ReasonCode.MARKET_CLOSED, "no price seen yet to estimate the cost")
                 )
                 return
-            rate = acct.im_rate_ppm(w.order.symbol, opening)
-            base = acct.base_im_rate_ppm
-            credit = self._pending_exit_credit()
             closing = w.lots - opening
-            if closing:  # a flip: its own closing leg frees buying power before the opening leg
-                # (no commission here: ``cost`` below charges the whole order's commission)
-                credit += self._closing_credit(w.inst, pos, closing, price, 0)
-            available = acct.buying_power.minor + credit
-            # The closing part's lots count toward the order's commission (a per-order
-            # minimum is charged once for the whole order).
-            cost = self._cost_fn(w.inst, price, lots0=abs(closing), rates=(rate, base))
+            if self._credit:  # cash buys: proceeds of pending sales count, covers cost
+                credit = self._pending_cash_credit()
+                if closing:
+                    credit += self._closing_cash(w.inst, closing, price)
+                available = credit_available(acct.cash.minor, acct.reserved.minor, credit)
+                cost = self._cost_fn(w.inst, price, lots0=abs(closing))
+            else:
+                rate = acct.im_rate_ppm(w.order.symbol, opening)
+                base = acct.base_im_rate_ppm
+                credit = self._pending_exit_credit()
+                if closing:  # a flip: its own closing leg frees buying power before the opening leg
+                    # (no commission here: ``cost`` below charges the whole order's commission)
+                    credit += self._closing_credit(w.inst, pos, closing, price, 0)
+                available = acct._buying_power() + credit
+                # The closing part's lots count toward the order's commission (a per-order
+                # minimum is charged once for the whole order).
+                cost = self._cost_fn(w.inst, price, lots0=abs(closing), rates=(rate, base))
             need = cost(abs(opening))
             if need > available:
                 if self.validation is gk.Validation.STRICT:
@@ -566,17 +652,12 @@ class SimulatedBroker:
                         f"cut to {w.inst.quantity(abs(w.lots))} (affordable part)",
                     )
                     need = cost(n)
-            own = max(0, need - credit)
-            w.credit = min(need, credit)
+            w.credit = min(need, max(0, credit))  # a negative credit (covers to pay) is none
+            own = need - w.credit
             if own > 0 and self.validation is gk.Validation.REJECT:
-                res = acct.reserve(
-                    w.order.order_id,
-                    Money(min(own, acct.buying_power.minor), acct.currency),
-                    symbol=w.order.symbol,
-                    short=opening < 0,
-                    tag=w.order.tag,
+                w.reserved = acct._reserve(
+                    w.order.order_id, min(own, acct._buying_power()), w.order.symbol, opening < 0, w.order.tag
                 )
-                w.reserved = res.ok
         self._record(w, OrderStatus.ACCEPTED, ts, None, "")
         self._open.append(w)
 
@@ -588,6 +669,8 @@ class SimulatedBroker:
         last = self._last_close.get(w.order.symbol)
         if last is None:
             return None
+        if type(self.slippage_model) is NoSlippage:
+            return last  # the price clamped into a bar that is the price itself
         bar = Bar(w.order.submitted_at, last, last, last, last, 0)
         return self.slippage_model.fill_price(w.inst, w.order.side, last, abs(w.lots), bar)
 
@@ -610,6 +693,28 @@ class SimulatedBroker:
                 comm = self.commission_model.order_commission(o.inst, abs(closing), notional)
                 credit += self._closing_credit(o.inst, pos, closing, price, comm)
         return max(0, credit - relied)
+
+    def _pending_cash_credit(self) -> int:
+        """Cash that pending exits will bring (``ShortCash.CREDIT``): sales add, covers cost."""
+        acct = self.account
+        credit = 0
+        relied = 0
+        for o in self._open:
+            if not o.active:
+                continue
+            relied += o.credit
+            closing, _ = rules.split_fill(acct.position_lots(o.order.symbol), o.remaining)
+            if closing:
+                price = self._last_close.get(o.order.symbol) or o.limit or o.stop
+                if price is not None:
+                    credit += self._closing_cash(o.inst, closing, price)
+        return credit - relied
+
+    def _closing_cash(self, inst: Instrument, closing: int, price: int) -> int:
+        """Return the signed cash a closing leg of ``closing`` lots at ``price`` moves."""
+        notional = rules.notional_minor(price, closing, inst.k_num, inst.k_den)
+        comm = self.commission_model.order_commission(inst, abs(closing), abs(notional))
+        return rules.fill_cash_delta(notional, comm)
 
     def _closing_credit(self, inst: Instrument, pos: int, closing: int, price: int, comm: int) -> int:
         """Buying power that closing ``closing`` lots of a ``pos`` position at ``price`` frees."""
@@ -873,6 +978,12 @@ class SimulatedBroker:
                         w, OrderStatus.CANCELLED, ts, ReasonCode.INTENT_MISMATCH, "nothing left to reduce"
                     )
                     continue
+                # The short check again at the fill: an order placed as a sale while long
+                # opens a short when another order closed the long first.
+                verdict = gk.check_short(w.inst, acct.kind is AccountKind.CASH, opening)
+                if not verdict.ok:
+                    self._refuse_at_fill(w, ts, verdict)
+                    continue
                 fills += self._execute(w, opening, prices[w.order.order_id], bars[w.order.symbol], budget, ts)
         for w in immediate:
             if w.status.is_open:
@@ -930,7 +1041,8 @@ class SimulatedBroker:
 
     def _volume_budget(self, bar: Bar) -> int | None:
         if bar.volume <= 0:
-            return 0
+            # ZeroVolume.FILL: a bar without volume data, which no cap can apply to.
+            return None if self.zero_volume is ZeroVolume.FILL else 0
         if self.volume_limit is None:
             return None
         return int(bar.volume * self.volume_limit)
@@ -953,14 +1065,57 @@ class SimulatedBroker:
         acct = self.account
         pos = acct.position_lots(sym)
         opening = pos == 0 or (pos > 0) == (lots > 0)
+        unfunded = False
         if opening and self.validation is not gk.Validation.OFF:
-            want = self._affordable_at_fill(w, want, price, ts)
+            n = self._affordable_at_fill(w, want, price, ts)
+            unfunded = n < want and self.unfunded is Unfunded.CANCEL
+            want = n
             if want == 0:
+                if unfunded:
+                    self._cancel_unfunded(w, ts)
                 return []
         legs = self._book(w, want if lots > 0 else -want, price, ts, ref)
         if cap is not None:
             budget[sym] = cap - want
+        if unfunded and w.status.is_open:
+            self._cancel_unfunded(w, ts)
         return legs
+
+    def _refuse_at_fill(self, w: _Working, ts: pd.Timestamp, verdict: Verdict) -> None:
+        """Cancel what is left of an accepted order the fill-time check refuses, with a refusal."""
+        assert verdict.reason is not None  # noqa: S101 - refusals carry a reason
+        self.rejections.append(
+            Rejection(
+                w.order.order_id,
+                w.order.symbol,
+                ts,
+                w.inst.quantity(w.remaining),
+                verdict.reason,
+                verdict.detail,
+                at_fill=True,
+            )
+        )
+        self._finish(w, OrderStatus.CANCELLED, ts, verdict.reason, verdict.detail)
+
+    def _cancel_unfunded(self, w: _Working, ts: pd.Timestamp) -> None:
+        """Cancel what the fill-time check cannot fund (``Unfunded.CANCEL``), with a refusal."""
+        detail = "the fill cannot fund it: cancelled"
+        self.rejections.append(
+            Rejection(
+                w.order.order_id,
+                w.order.symbol,
+                ts,
+                w.inst.quantity(w.remaining),
+                ReasonCode.INSUFFICIENT_BUYING_POWER,
+                detail,
+                at_fill=True,
+            )
+        )
+        self._finish(w, OrderStatus.CANCELLED, ts, ReasonCode.INSUFFICIENT_BUYING_POWER, detail)
+        for child in w.children:  # a bracket's exits that never got a fill to protect
+            c = self._orders[child]
+            if c.status.is_open and not c.active:
+                self._finish(c, OrderStatus.CANCELLED, ts, None, "entry cancelled")
 
     def _execute_flip(
         self,
@@ -985,16 +1140,24 @@ class SimulatedBroker:
         if cap is not None and cap < abs(closing):
             return self._execute(w, closing, ref, bar, budget, ts)  # not even the close fits
         room = abs(opening) if cap is None else min(abs(opening), cap - abs(closing))
+        if not gk.check_short(w.inst, self.account.kind is AccountKind.CASH, opening).ok:
+            room = 0  # the short part is refused in the entries pass
         price = self._fill_price(w, ref, abs(closing) + room, bar)
         n = room
         if room and self.validation is not gk.Validation.OFF:
             acct = self.account
-            freed = rules.closing_bp_credit(
-                abs(rules.notional_minor(price, closing, w.inst.k_num, w.inst.k_den)),
-                0,
-                acct.im_rate_ppm(sym, -closing),
-                acct.base_im_rate_ppm,
-            )
+            signed = rules.notional_minor(price, closing, w.inst.k_num, w.inst.k_den)
+            # Per-leg fees: the closing leg pays its own commission out of what it frees
+            # (per order it is part of the opening part's cost below).
+            fee = 0
+            if self.fixed_fee_per is FixedFeePer.LEG:
+                fee = leg_commission(self._commission_of(w), w.closed, abs(closing), abs(signed))
+            if self._credit:  # cash: a sale brings its proceeds, a cover costs its price
+                freed = rules.fill_cash_delta(signed, fee)
+            else:
+                freed = rules.closing_bp_credit(
+                    abs(signed), fee, acct.im_rate_ppm(sym, -closing), acct.base_im_rate_ppm
+                )
             n = self._affordable_at_fill(w, room, price, ts, prior=abs(closing), credit=freed, quiet=True)
         lots = closing + (n if opening > 0 else -n)
         legs = self._book(w, lots, price, ts, ref)
@@ -1016,10 +1179,14 @@ class SimulatedBroker:
         """Return how many of ``want`` opening lots the account affords at ``price``.
 
         ``prior`` closing lots of the same fill count toward the order's commission and
-        ``credit`` is the buying power they free. ``quiet`` only measures: no strict
-        error, warning or deferral note (the caller retries the rest later).
+        ``credit`` is the buying power they free (with ``ShortCash.CREDIT``: the cash
+        they move). ``quiet`` only measures: no strict error, warning or deferral note
+        (the caller retries the rest later). Under ``Unfunded.CANCEL`` no deferral note
+        either: the caller cancels what is not affordable.
         """
         acct = self.account
+        if self._credit and w.order.side < 0:
+            return want  # a credited short is not checked (ShortCash.CREDIT)
         rate = acct.im_rate_ppm(w.order.symbol, w.order.side)
         base = acct.base_im_rate_ppm
         own = acct.reserved_for(w.order.order_id).minor if w.reserved else 0
@@ -1027,16 +1194,25 @@ class SimulatedBroker:
         # buying power is floored at zero, so after cash fell below the reservations (a
         # fee, a loss) that sum would let this order spend money the account no longer has.
         with acct.lock:
-            available = acct.gross_buying_power.minor - acct.reserved.minor + own + credit
-        prior_notional = abs(rules.notional_minor(price, prior, w.inst.k_num, w.inst.k_den))
+            if self._credit:
+                available = credit_available(acct.cash.minor, acct.reserved.minor - own, credit)
+            else:
+                available = acct.gross_buying_power.minor - acct.reserved.minor + own + credit
+        if self.fixed_fee_per is FixedFeePer.LEG:
+            # The opening side is its own order: its lots, notional and commission so far.
+            c_lots, c_notional, c_paid = w.closed
+            lots0, notional0, paid = abs(w.filled) - c_lots, w.notional - c_notional, w.commission - c_paid
+        else:
+            prior_notional = abs(rules.notional_minor(price, prior, w.inst.k_num, w.inst.k_den))
+            lots0, notional0, paid = abs(w.filled) + prior, w.notional + prior_notional, w.commission
         cost = self._cost_fn(
             w.inst,
             price,
-            lots0=abs(w.filled) + prior,
-            notional0=w.notional + prior_notional,
-            paid=w.commission,
+            lots0=lots0,
+            notional0=notional0,
+            paid=paid,
             month_lots=w.month_lots,
-            rates=(rate, base),
+            rates=None if self._credit else (rate, base),
         )
         need = cost(want)
         if need <= available:
@@ -1055,7 +1231,7 @@ class SimulatedBroker:
             )
             return want
         n = gk.affordable_lots(want, available, cost) if self.partial_fills else 0
-        if n < want:
+        if n < want and self.unfunded is Unfunded.DEFER:
             self._note_deferred(w, ts, ReasonCode.INSUFFICIENT_BUYING_POWER)
         return n
 
@@ -1072,6 +1248,10 @@ class SimulatedBroker:
             price = self._fill_price(w, ref, want, bar)
             pos = self.account.position_lots(w.order.symbol)
             _, opening = rules.split_fill(pos, w.remaining)
+            verdict = gk.check_short(w.inst, self.account.kind is AccountKind.CASH, opening)
+            if not verdict.ok:  # placed while the position made it a sale (see ``_match``)
+                self._refuse_at_fill(w, ts, verdict)
+                return []
             if opening and self.validation is gk.Validation.REJECT:
                 saved = self.partial_fills
                 self.partial_fills = False
@@ -1094,44 +1274,66 @@ class SimulatedBroker:
         acct = self.account
         inst = w.inst
         notional = abs(rules.notional_minor(price, lots, inst.k_num, inst.k_den))
-        total = self.commission_model.order_commission(
-            inst, abs(w.filled + lots), w.notional + notional, w.month_lots
-        )
-        comm = max(0, total - w.commission)
+        closed = w.closed
+        if self.fixed_fee_per is FixedFeePer.LEG:
+            comm, closed = self._leg_commissions(w, lots, price)
+        else:
+            total = self.commission_model.order_commission(
+                inst, abs(w.filled + lots), w.notional + notional, w.month_lots
+            )
+            comm = max(0, total - w.commission)
         ref_value = abs(notional - abs(rules.notional_minor(ref, lots, inst.k_num, inst.k_den)))
-        step = self._step
-        fill = Fill(
-            w.order.symbol,
-            inst.quantity(lots),
-            inst.price(price),
-            ts,
-            comm * step,
-            ref_value * step,
-            w.order.order_id,
-            w.order.tag,
-        )
+        order = w.order
         # Booking the fill and releasing its reservation is one step for any reader of
-        # the account (a monitor thread): otherwise the money would count twice.
+        # the account (a monitor thread): otherwise the money would count twice. The
+        # ledger books the integers as they are (no round trip through decimals).
         with acct.lock:
-            report = acct.apply_fill(fill)
+            legs = acct.book(order.symbol, lots, price, comm, ref_value, ts, order.order_id, order.tag)
             w.filled += lots
             if w.reserved:
-                acct.confirm(w.order.order_id, Fraction(abs(lots), abs(w.lots)))
+                if abs(lots) == abs(w.lots):  # all of it at once: the share is 1
+                    acct.release(w.order.order_id)
+                else:
+                    acct.confirm(w.order.order_id, Fraction(abs(lots), abs(w.lots)))
                 if w.remaining == 0:
                     w.reserved = False
         w.notional += notional
         w.commission += comm
+        w.closed = closed
         self._month_lots[w.order.symbol] = self._month_lots.get(w.order.symbol, 0) + abs(lots)
-        self.fills.extend(report.legs)
+        self.fills.extend(legs)
         done = w.remaining == 0
         self._record(w, OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, ts, None, "")
         if done:
             self._close(w)
         self._after_fill(w, lots, ts)
         if self.on_fill is not None:
-            for leg in report.legs:
+            for leg in legs:
                 self.on_fill(leg)
-        return list(report.legs)
+        return list(legs)
+
+    def _commission_of(self, w: _Working) -> Callable[[int, int], int]:
+        """Return ``w``'s cumulative commission as a function of (lots, notional)."""
+        model, inst, month = self.commission_model, w.inst, w.month_lots
+        return lambda lots, notional: model.order_commission(inst, lots, notional, month)
+
+    def _leg_commissions(self, w: _Working, lots: int, price: int) -> tuple[int, tuple[int, int, int]]:
+        """Return a fill's commission when each leg is its own order, and the new closing side.
+
+        ``FixedFeePer.LEG``: the closing part and the opening part of ``w`` are charged
+        as two orders (each cumulative over its own fills), so a flip pays a fixed fee
+        or minimum twice (Backtrader, backtesting.py). Must run before the fill is booked.
+        """
+        inst = w.inst
+        closing, opening = rules.split_fill(self.account.position_lots(w.order.symbol), lots)
+        commission = self._commission_of(w)
+        c_lots, c_notional, c_paid = w.closed
+        c_value = abs(rules.notional_minor(price, closing, inst.k_num, inst.k_den))
+        o_value = abs(rules.notional_minor(price, opening, inst.k_num, inst.k_den))
+        c_comm = leg_commission(commission, w.closed, abs(closing), c_value)
+        o_done = (abs(w.filled) - c_lots, w.notional - c_notional, w.commission - c_paid)
+        o_comm = leg_commission(commission, o_done, abs(opening), o_value)
+        return c_comm + o_comm, (c_lots + abs(closing), c_notional + c_value, c_paid + c_comm)
 
     def _after_fill(self, w: _Working, lots: int, ts: pd.Timestamp) -> None:
         """Bracket bookkeeping: arm exits with the entry's fills, keep OCO siblings in step."""
@@ -1228,26 +1430,31 @@ class SimulatedBroker:
 
     def view(self, order_id: str) -> OrderView:
         """Return a read-only view of an order."""
-        w = self._get(order_id)
+        return self._view(self._get(order_id))
+
+    def _view(self, w: _Working) -> OrderView:
         inst = w.inst
         avg = None
         if w.filled:
             denom = abs(w.filled) * inst.lot_size * inst.multiplier * (Decimal(10) ** inst.currency.digits)
             avg = Decimal(w.notional) / denom
-        return OrderView(
-            w.order,
-            w.status,
-            inst.quantity(w.lots),
-            inst.quantity(w.filled),
-            avg,
-            Money(w.commission, self.account.currency),
-            w.reason if w.reason is not None else w.cut,
-            tuple(w.history),
-        )
+        # Every value is typed already: set the record's slots directly (its frozen
+        # ``__init__`` costs more than the values; views are built for every order).
+        v = object.__new__(OrderView)
+        s = _VIEW_SETTERS
+        s[0](v, w.order)
+        s[1](v, w.status)
+        s[2](v, inst.quantity(w.lots))
+        s[3](v, inst.quantity(w.filled))
+        s[4](v, avg)
+        s[5](v, Money(w.commission, self.account.currency))
+        s[6](v, w.reason if w.reason is not None else w.cut)
+        s[7](v, tuple(w.history))
+        return v
 
     def orders(self) -> list[OrderView]:
         """Return every order placed, in submission order."""
-        return [self.view(oid) for oid in self._orders]
+        return [self._view(w) for w in self._orders.values()]
 
     def open_orders(self, symbol: str | None = None) -> list[OrderView]:
         """Return the working orders (of one symbol, or all)."""

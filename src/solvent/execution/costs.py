@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
@@ -325,17 +325,21 @@ class BasisPoints(CommissionModel):
     """
 
     bps: Decimal
+    # ``bps`` as an exact ratio, computed once (every order's commission uses it).
+    _ratio: tuple[int, int] = field(init=False, repr=False, compare=False)
 
     def __init__(self, bps: Number) -> None:
         object.__setattr__(self, "bps", _below(bps, "BasisPoints.bps", BPS_SCALE, "5 bps is 0.05% of value"))
+        num, den = self.bps.as_integer_ratio()
+        object.__setattr__(self, "_ratio", (num, den * BPS_SCALE))
 
     def order_commission(
         self, instrument: Instrument, cum_lots: int, cum_notional: int, month_lots: int = 0
     ) -> int:
         """Return ``notional × bps / 10_000`` in minor units, half-even."""
         _check_order("BasisPoints", cum_lots, cum_notional, month_lots)
-        num, den = self.bps.as_integer_ratio()
-        return value_fee(cum_notional, num, den * BPS_SCALE)
+        num, den = self._ratio
+        return value_fee(cum_notional, num, den)
 
     def __repr__(self) -> str:
         return f"BasisPoints(bps={_fmt(self.bps)})"
@@ -352,6 +356,8 @@ class PercentOfValue(CommissionModel):
     """
 
     fraction: Decimal
+    # ``fraction`` as an exact ratio, computed once (every order's commission uses it).
+    _ratio: tuple[int, int] = field(init=False, repr=False, compare=False)
 
     def __init__(self, fraction: Number) -> None:
         object.__setattr__(
@@ -359,13 +365,15 @@ class PercentOfValue(CommissionModel):
             "fraction",
             _below(fraction, "PercentOfValue.fraction", 1, "a fraction of value: 0.001 is 0.1%"),
         )
+        object.__setattr__(self, "_ratio", self.fraction.as_integer_ratio())
 
     def order_commission(
         self, instrument: Instrument, cum_lots: int, cum_notional: int, month_lots: int = 0
     ) -> int:
         """Return ``notional × fraction`` in minor units, half-even."""
         _check_order("PercentOfValue", cum_lots, cum_notional, month_lots)
-        return _fraction_of(cum_notional, self.fraction)
+        num, den = self._ratio
+        return value_fee(cum_notional, num, den)
 
     def __repr__(self) -> str:
         return f"PercentOfValue(fraction={_fmt(self.fraction)})"
@@ -579,15 +587,19 @@ class FixedBps(SlippageModel):
     """
 
     bps: Decimal
+    # ``bps`` as an exact ratio, computed once (every fill price uses it).
+    _ratio: tuple[int, int] = field(init=False, repr=False, compare=False)
 
     def __init__(self, bps: Number) -> None:
         object.__setattr__(self, "bps", _below(bps, "FixedBps.bps", BPS_SCALE, "10 bps is 0.1% of price"))
+        num, den = self.bps.as_integer_ratio()
+        object.__setattr__(self, "_ratio", (num, den * BPS_SCALE))
 
     def fill_price(self, instrument: Instrument, side: int, price_ticks: int, lots: int, bar: Bar) -> int:
         """Return the reference moved ``bps`` adversely, snapped adverse, clamped."""
         _check_side(side)
-        num, den = self.bps.as_integer_ratio()
-        return _slip(side, price_ticks, num, den * BPS_SCALE, bar)
+        num, den = self._ratio
+        return _slip(side, price_ticks, num, den, bar)
 
     def __repr__(self) -> str:
         return f"FixedBps(bps={_fmt(self.bps)})"

@@ -12,5 +12,13 @@ docs/fast.md.
 from solvent.fast._costs import NotLoweredError
 from solvent.fast.result import FastResult
 from solvent.fast.signals import from_signals, from_targets
+from solvent.fast.twin import SignalStrategy, TargetStrategy
 
-__all__ = ["FastResult", "NotLoweredError", "from_signals", "from_targets"]
+__all__ = [
+    "FastResult",
+    "NotLoweredError",
+    "SignalStrategy",
+    "TargetStrategy",
+    "from_signals",
+    "from_targets",
+]

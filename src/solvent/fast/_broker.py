@@ -19,7 +19,7 @@ code with all the functions it calls linked in, so a deep tree of small helpers 
 compiled many times over. The broker's ``_execute``, ``_execute_flip``,
 ``_affordable_at_fill`` and ``_book`` steps are therefore one pass in ``on_bar_nb``,
 ``_pending_exit_credit`` is part of ``place_nb``, and only leaves (commission, buying
-power, records) and the search for an affordable quantity are separate functions. This keeps a cold compile within a few seconds.
+power, records) and the search for an affordable quantity are separate functions.
 """
 
 from __future__ import annotations
@@ -441,14 +441,13 @@ def on_bar_nb(
                     if od[r, ly.O_CLOSE]:
                         close_order_nb(r, acc, od, olist)  # INTENT_MISMATCH: nothing to close
                         continue
-                    if opening < 0 and prm[ly.P_KIND_CASH]:
-                        # A cash account never opens a short, also when the order was
-                        # placed while a long position made it a sale (``check_short``
-                        # at the fill; the event engine checks only at placement).
+                    if opening < 0 and (prm[ly.P_KIND_CASH] or ys[k, ly.Y_SHORTABLE] == 0):
+                        # ``check_short`` again at the fill (``_refuse_at_fill``): an order
+                        # placed as a sale while long opens a short once another order
+                        # closed the long first.
                         left = od[r, ly.O_LOTS] - od[r, ly.O_FILLED]
-                        push_rejection_nb(
-                            acc, ys, k, rb, cnt, t, od[r, ly.O_ID], left, ly.REASON_SHORTING, ly.ONE
-                        )
+                        why = ly.REASON_SHORTING if prm[ly.P_KIND_CASH] else ly.REASON_NOT_SHORTABLE
+                        push_rejection_nb(acc, ys, k, rb, cnt, t, od[r, ly.O_ID], left, why, ly.ONE)
                         close_order_nb(r, acc, od, olist)
                         continue
                 cap = ys[k, ly.Y_BUDGET]
@@ -460,7 +459,7 @@ def on_bar_nb(
                 prior = 0  # closing lots of the same fill (a flip)
                 if flip:  # ``_execute_flip``
                     ask = abs(opening) if cap < 0 else min(abs(opening), cap - abs(closing))
-                    if opening < 0 and prm[ly.P_KIND_CASH]:
+                    if opening < 0 and (prm[ly.P_KIND_CASH] or ys[k, ly.Y_SHORTABLE] == 0):
                         ask = 0  # the short part is refused in the entries pass
                     prior = abs(closing)
                     want = prior + ask

@@ -46,11 +46,11 @@ class NotLoweredError(InvalidInputError):
     """A model or setting has no compiled equivalent; run it with ``solvent.backtest``."""
 
 
-def _checked(values: tuple[int, ...], what: str) -> tuple[int, ...]:
+def _checked(values: tuple[int, ...], model: object) -> tuple[int, ...]:
     for v in values:
         if abs(v) >= _PARAM_LIMIT:
             raise NotLoweredError(
-                what, v, "a parameter this fine does not fit the fast path's 64-bit arithmetic"
+                repr(model), v, "a parameter this fine does not fit the fast path's 64-bit arithmetic"
             )
     return values
 
@@ -62,18 +62,18 @@ def _components(model: CommissionModel, inst: Instrument) -> list[tuple[int, ...
         return []
     if isinstance(model, PercentOfValue) and kind is PercentOfValue:
         num, den = model.fraction.as_integer_ratio()
-        return [(ly.C_VALUE, *_checked((num, den), repr(model)))]
+        return [(ly.C_VALUE, *_checked((num, den), model))]
     if isinstance(model, BasisPoints) and kind is BasisPoints:
         num, den = model.bps.as_integer_ratio()
-        return [(ly.C_VALUE, *_checked((num, den * BPS_SCALE), repr(model)))]
+        return [(ly.C_VALUE, *_checked((num, den * BPS_SCALE), model))]
     if isinstance(model, PerShare) and kind is PerShare:
         fee_num, fee_den = per_unit_ratio(model.rate, inst)
         minimum = to_minor(model.minimum, inst.currency, "PerShare.minimum")
         cap = (0, 0) if model.maximum_pct is None else model.maximum_pct.as_integer_ratio()
-        return [(ly.C_PER_SHARE, *_checked((fee_num, fee_den, minimum, *cap), repr(model)))]
+        return [(ly.C_PER_SHARE, *_checked((fee_num, fee_den, minimum, *cap), model))]
     if isinstance(model, FixedPerOrder) and kind is FixedPerOrder:
         amount = to_minor(model.amount, inst.currency, "FixedPerOrder.amount")
-        return [(ly.C_FIXED, *_checked((amount,), repr(model)))]
+        return [(ly.C_FIXED, *_checked((amount,), model))]
     if isinstance(model, Combined) and kind is Combined:
         return [row for m in model.models for row in _components(m, inst)]
     raise NotLoweredError(
@@ -87,7 +87,14 @@ def _components(model: CommissionModel, inst: Instrument) -> list[tuple[int, ...
 def lower_commission(commission: CommissionModel | Number | None, instruments: Sequence[Instrument]) -> I64:
     """Return ``(N, K, NC)`` commission components per instrument (``C_NONE`` rows pad)."""
     model = resolve_commission(commission)
-    rows = [_components(model, inst) for inst in instruments]
+    # The rows depend on the instrument only through its lot size and currency.
+    memo: dict[tuple[object, object], list[tuple[int, ...]]] = {}
+    rows = []
+    for inst in instruments:
+        key = (inst.lot_size, inst.currency)
+        if key not in memo:
+            memo[key] = _components(model, inst)
+        rows.append(memo[key])
     k = max([1, *(len(r) for r in rows)])
     out = np.zeros((len(instruments), k, ly.NC), dtype=np.int64)
     for j, comps in enumerate(rows):
@@ -104,11 +111,11 @@ def lower_slippage(slippage: SlippageModel | Number | None) -> tuple[int, int]:
         return 0, 1
     if isinstance(model, FixedBps) and kind is FixedBps:
         num, den = model.bps.as_integer_ratio()
-        _checked((num, den * BPS_SCALE), repr(model))
+        _checked((num, den * BPS_SCALE), model)
         return num, den * BPS_SCALE
     if isinstance(model, HalfSpread) and kind is HalfSpread:
         num, den = model.spread_bps.as_integer_ratio()
-        _checked((num, den * 2 * BPS_SCALE), repr(model))
+        _checked((num, den * 2 * BPS_SCALE), model)
         return num, den * 2 * BPS_SCALE
     raise NotLoweredError(
         "slippage",

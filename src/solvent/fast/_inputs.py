@@ -113,10 +113,10 @@ def _instruments(
 def refuse_splits(mkt: Market, cols: Columns) -> None:
     """Refuse a split on a traded symbol: the compiled loop does not apply splits."""
     panel = mkt.panel
+    if not (panel.split != 1.0).any():
+        return
     traded = np.zeros(len(panel.symbols), dtype=np.bool_)
     traded[cols.data_col] = True
-    if not (panel.split[:, traded] != 1.0).any():
-        return
     bad = np.argwhere(panel.present & (panel.split != 1.0) & traded[None, :])
     if bad.size:
         r, c = (int(x) for x in bad[0])
@@ -245,12 +245,13 @@ def columns_of(frame: pd.DataFrame, name: str, mkt: Market) -> Columns:
     if len(labels) == 0:
         raise InvalidInputError(f"{name}.columns", [], "no columns: give one per symbol to trade")
     multi = isinstance(labels, pd.MultiIndex)
+    where = {sym: j for j, sym in enumerate(mkt.panel.symbols)}
     combos = []
     symbols = []
     cols = []
     for label in labels:
         combo, sym = _split_label(label, multi)
-        if sym not in mkt.panel.symbols:
+        if sym not in where:
             raise InvalidInputError(
                 f"{name}.columns",
                 label,
@@ -258,7 +259,7 @@ def columns_of(frame: pd.DataFrame, name: str, mkt: Market) -> Columns:
             )
         combos.append(combo)
         symbols.append(sym)
-        cols.append(mkt.panel.symbols.index(sym))
+        cols.append(where[sym])
     return Columns(labels, tuple(symbols), np.array(cols, dtype=np.int64), tuple(combos))
 
 

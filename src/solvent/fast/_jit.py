@@ -12,7 +12,9 @@ kernels are compiled (or loaded from numba's cache).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from numba import njit
@@ -49,6 +51,59 @@ _done = False
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _dependencies() -> list[str]:
+    """Return the source files compiled into the fast path's kernels."""
+    files = sorted(str(p) for p in _PACKAGE.glob("*.py"))
+    return [*files, str(Path(rules.__file__).resolve()), str(Path(costs.__file__).resolve())]
+
+
+def _install_dependency_stamps() -> None:
+    """Make numba's on-disk cache of our kernels depend on every file they compile.
+
+    numba keys a cached function on its own source file only, so a kernel cached
+    before an edit of ``rules.py`` (or of a helper in another file) would keep running
+    the old rule. For the files of this package, numba's cache locators are replaced
+    by subclasses whose source stamp covers ``_dependencies()`` too. This uses numba's
+    locator classes (``numba.core.caching``); if they change, numba's own per-file
+    stamps apply (docs/fast.md).
+    """
+    try:
+        from numba.core import caching  # noqa: PLC0415 - numba internals, guarded
+
+        impl = caching.CacheImpl
+        mixin = caching._SourceFileBackedLocatorMixin
+        bases = [k for k in impl._locator_classes if issubclass(k, mixin)]
+    except (ImportError, AttributeError):  # pragma: no cover - another numba
+        return
+    files = _dependencies()
+
+    def stamp(self: Any, base: Any) -> Any:
+        own = base.get_source_stamp(self)
+        return (own, *((f, os.stat(f).st_mtime, os.stat(f).st_size) for f in files))
+
+    ours: list[Any] = []
+    for base in bases:
+
+        def from_function(cls: Any, py_func: Any, py_file: str, base: Any = base) -> Any:
+            if not str(Path(py_file).resolve()).startswith(str(_PACKAGE)):
+                return None
+            return base.from_function.__func__(cls, py_func, py_file)
+
+        ours.append(
+            type(
+                f"Solvent{base.__name__}",
+                (base,),
+                {
+                    "get_source_stamp": lambda self, base=base: stamp(self, base),
+                    "from_function": classmethod(from_function),
+                },
+            )
+        )
+    impl._locator_classes[:0] = ours
+
 
 def internal(fn: F) -> F:
     """Compile ``fn`` for calls from compiled code only (no Python or C entry wrapper)."""
@@ -73,6 +128,7 @@ def register() -> None:
         register_jitable(getattr(costs, name))
     for name in DECISIONS:
         register_jitable(getattr(decide, name))
+    _install_dependency_stamps()
     _done = True
 
 

@@ -41,7 +41,6 @@ Instruments = Mapping[str, Instrument] | Sequence[Instrument] | None
 
 
 def _params(
-    mkt: inp.Market,
     *,
     cash: Number,
     account: str,
@@ -98,6 +97,7 @@ def _run(
     weights, rebalance = ro(weights), ro(rebalance)
     cnt = np.zeros(ly.NCNT, dtype=np.int64)
     fill_cap = rej_cap = max(64, capacity)
+    exact = False
     while True:
         equity = np.empty((n_acct, t), dtype=np.int64)  # the loop writes every cell
         fb = np.zeros((fill_cap, ly.NF), dtype=np.int64)
@@ -113,7 +113,10 @@ def _run(
             equity, fb, rb, cnt, final_cash, final_qty, first_call,
         )  # fmt: skip
         if cnt[ly.N_UNSETTLED]:
+            if exact:  # pragma: no cover - exact ticks are whole and positive
+                raise AssertionError("a price in exact ticks could not be read")
             mkt = inp.exact(mkt)  # a price near a half tick: convert exactly, run again
+            exact = True
             continue
         if cnt[ly.N_FILLS] <= fill_cap and cnt[ly.N_REJ] <= rej_cap:
             break
@@ -167,7 +170,7 @@ def from_signals(
     slippage: SlippageModel | Number | None = None,
     volume_limit: Number | None = None,
     partial_fills: bool = True,
-    group: bool = False,
+    group: bool | None = None,
     instruments: Instruments = None,
 ) -> FastResult:
     """Backtest entry/exit signals in the compiled loop, with the event engine's rules.
@@ -209,8 +212,9 @@ def from_signals(
     partial_fills
         Scale entries down to what is affordable (default); ``False`` refuses them.
     group
-        ``False``: every input column is its own account with ``cash``. ``True``: the
-        columns of one combination (all columns, without outer levels) share one account.
+        ``None``/``False`` (default): every input column is its own account with
+        ``cash``. ``True``: the columns of one combination (all columns, without outer
+        levels) share one account.
     instruments
         ``Instrument`` per symbol (tick, lot, multiplier, margin rates, shortable);
         US-equity defaults otherwise. Futures and borrow fees are not lowered.
@@ -238,7 +242,7 @@ def from_signals(
         sx = sx if short_exits is not None else np.zeros_like(le)
     sz = inp.size_of(size, mkt)
     prm = _params(
-        mkt, cash=cash, account=account, slippage=slippage, volume_limit=volume_limit,
+        cash=cash, account=account, slippage=slippage, volume_limit=volume_limit,
         partial_fills=partial_fills, mode=ly.MODE_SIGNALS,
     )  # fmt: skip
     prm[ly.P_SIZE_KIND] = sz.kind
@@ -316,7 +320,7 @@ def from_targets(
     w, cols = inp.weights(weights, mkt)
     inp.refuse_splits(mkt, cols)
     prm = _params(
-        mkt, cash=cash, account=account, slippage=slippage, volume_limit=volume_limit,
+        cash=cash, account=account, slippage=slippage, volume_limit=volume_limit,
         partial_fills=partial_fills, mode=ly.MODE_TARGETS,
     )  # fmt: skip
     cm = lower_commission(commission, mkt.instruments)

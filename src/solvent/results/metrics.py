@@ -99,7 +99,14 @@ def _as_decimal(value: object) -> Decimal:
 
 def _to_float_array(values: pd.Series | Sequence[object] | npt.ArrayLike) -> FloatArray:
     """Return values as ``float64``; ``Decimal`` and ``Money`` objects are accepted."""
-    raw = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
+    if isinstance(values, pd.Series):
+        raw = values.to_numpy()
+    elif isinstance(values, np.ndarray):
+        raw = values
+    else:
+        raw = np.asarray(values, dtype=object)
+    if raw.dtype.kind in "biuf":  # numbers already: one vectorized cast, no Python objects
+        return raw.astype(np.float64, copy=False)
     try:
         return np.asarray(raw, dtype=np.float64)
     except TypeError:

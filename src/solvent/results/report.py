@@ -202,6 +202,32 @@ def _metric_items(metrics: Mapping[str, object]) -> list[tuple[str, object]]:
     return out
 
 
+#: What each permissive setting (``settings["permissive"]``) lets a backtest do.
+_PERMISSIVE = {
+    "fill_timing": "orders fill at the close the strategy had already seen (look-ahead)",
+    "short_cash": "short sales are not checked and their proceeds are spent as cash",
+    "initial_margin": "positions are margined below Reg T's 50% (more leverage)",
+    "placement_check": "orders are not checked or reserved when placed, only at the fill",
+    "zero_volume": "orders fill on bars where nothing traded",
+    "volume_limit": "a fill may take any share of the bar's volume",
+    "pdt": "the Pattern Day Trader rule is not enforced",
+    "validation": "orders the account cannot afford are not refused",
+}
+
+
+def _permissive_banner(settings: Mapping[str, Any]) -> str:
+    """Return a warning listing the settings that turned a protection off ("" if none)."""
+    names = [str(n) for n in settings.get("permissive") or ()]
+    if not names:
+        return ""
+    items = "".join(f"<li><code>{_e(n)}</code>: {_e(_PERMISSIVE.get(n, 'permissive'))}</li>" for n in names)
+    return (
+        f'<div class="banner off" id="permissive">PERMISSIVE SETTINGS (profile '
+        f"{_e(settings.get('profile', 'realistic'))}): this run allowed what a broker would not."
+        f"<ul>{items}</ul></div>"
+    )
+
+
 def render_report(result: Result) -> str:
     """Return the report of ``result`` as one HTML document (a string)."""
     settings = result.settings
@@ -225,6 +251,8 @@ def render_report(result: Result) -> str:
             "the bar the strategy decided on, a price it had already seen. No real order "
             "can do that; use it only to compare with engines that fill there.</div>"
         )
+
+    banner += _permissive_banner(settings)
 
     times = result.equity.index.to_numpy(dtype="datetime64[ns]")
     eq = result.equity.to_numpy(dtype=np.float64)
@@ -271,7 +299,8 @@ def render_report(result: Result) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Backtest report: {_e(strategy)}</h1>",
         f'<p class="sub">Final equity <strong id="final-equity">{_e(result.final_equity)}</strong>'
-        f" · account {_e(settings.get('account', 'n/a'))}</p>",
+        f" · account {_e(settings.get('account', 'n/a'))}"
+        f" · profile {_e(settings.get('profile', 'realistic'))}</p>",
         banner,
         '<section id="summary"><h2>Summary</h2>',
         _kv_table(headline),

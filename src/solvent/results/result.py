@@ -48,6 +48,22 @@ _FILL_COLUMNS = (
 EVENT_COLUMNS = ("timestamp", "kind", "from", "to", "margin_ratio", "nlv", "maintenance_margin")
 _TRADE_COLUMNS = tuple(Trade.__dataclass_fields__)
 _REJECTION_COLUMNS = tuple(Rejection.__dataclass_fields__)
+# The frames read the records field by field in this order (``trades_frame``,
+# ``rejections_frame``): a new field must be added there too.
+assert _TRADE_COLUMNS == (  # noqa: S101 - a guard for whoever edits the records
+    "symbol", "quantity", "entry_time", "entry_price", "exit_time", "exit_price", "pnl", "pnl_mtm",
+    "commission", "entry_order_id", "exit_order_id", "tag",
+)  # fmt: skip
+assert _REJECTION_COLUMNS == (  # noqa: S101
+    "order_id", "symbol", "timestamp", "quantity", "reason", "detail", "at_fill",
+)  # fmt: skip
+
+
+def _frame(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Return a frame of ``rows`` built column by column (no row-wise transposition)."""
+    if not rows:
+        return pd.DataFrame([], columns=list(columns))
+    return pd.DataFrame(dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)))
 
 
 def orders_frame(views: Iterable[OrderView]) -> pd.DataFrame:
@@ -57,40 +73,41 @@ def orders_frame(views: Iterable[OrderView]) -> pd.DataFrame:
     when the order was cut at placement to what buying power affords (``reason``
     ``SCALED_DOWN``), sized at the fill for ``order_value`` orders, 0 when refused.
     """
-    rows = []
-    for v in views:
-        o = v.order
-        rows.append(
-            (
-                o.order_id,
-                o.submitted_at,
-                o.symbol,
-                o.quantity,
-                _ZERO if v.status is OrderStatus.REJECTED else v.quantity,
-                _TEXT[o.type],
-                _TEXT[o.tif],
-                o.limit,
-                o.stop,
-                o.tag,
-                None if o.intent is None else _TEXT[o.intent],
-                _TEXT[v.status],
-                v.filled_quantity,
-                v.avg_fill_price,
-                v.commission.amount,
-                None if v.reason is None else _TEXT[v.reason],
-            )
+    text = _TEXT
+    rejected = OrderStatus.REJECTED
+    rows = [
+        (
+            (o := v.order).order_id,
+            o.submitted_at,
+            o.symbol,
+            o.quantity,
+            _ZERO if v.status is rejected else v.quantity,
+            text[o.type],
+            text[o.tif],
+            o.limit,
+            o.stop,
+            o.tag,
+            None if o.intent is None else text[o.intent],
+            text[v.status],
+            v.filled_quantity,
+            v.avg_fill_price,
+            v.commission.amount,
+            None if v.reason is None else text[v.reason],
         )
-    return pd.DataFrame(rows, columns=list(_ORDER_COLUMNS))
+        for v in views
+    ]
+    return _frame(_ORDER_COLUMNS, rows)
 
 
 def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
     """Return one row per fill leg (a fill crossing zero is two legs)."""
+    text = _TEXT
     rows = [
         (
             f.timestamp,
             f.order_id,
             f.symbol,
-            None if f.side is None else _TEXT[f.side],
+            None if f.side is None else text[f.side],
             f.quantity,
             f.price,
             f.commission,
@@ -99,19 +116,30 @@ def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
         )
         for f in fills
     ]
-    return pd.DataFrame(rows, columns=list(_FILL_COLUMNS))
+    return _frame(_FILL_COLUMNS, rows)
 
 
 def trades_frame(trades: Iterable[Trade]) -> pd.DataFrame:
     """Return one row per matched FIFO round trip; money columns as exact ``Decimal``."""
-    rows = []
-    for t in trades:
-        row = {k: getattr(t, k) for k in _TRADE_COLUMNS}
-        for k in ("pnl", "pnl_mtm", "commission"):
-            row[k] = row[k].amount
-        row["net_pnl"] = t.net_pnl.amount
-        rows.append(row)
-    return pd.DataFrame(rows, columns=[*_TRADE_COLUMNS, "net_pnl"])
+    rows = [
+        (
+            t.symbol,
+            t.quantity,
+            t.entry_time,
+            t.entry_price,
+            t.exit_time,
+            t.exit_price,
+            t.pnl.amount,
+            t.pnl_mtm.amount,
+            t.commission.amount,
+            t.entry_order_id,
+            t.exit_order_id,
+            t.tag,
+            t.net_pnl.amount,
+        )
+        for t in trades
+    ]
+    return _frame((*_TRADE_COLUMNS, "net_pnl"), rows)
 
 
 def events_frame(events: Iterable[MarginEvent]) -> pd.DataFrame:
@@ -133,12 +161,12 @@ def events_frame(events: Iterable[MarginEvent]) -> pd.DataFrame:
 
 def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
     """Return one row per refusal, with its reason code as a string."""
-    # Field by field, not ``asdict``: that deep-copies every value of every row.
+    text = _TEXT
     rows = [
-        tuple(r.reason.value if k == "reason" else getattr(r, k) for k in _REJECTION_COLUMNS)
+        (r.order_id, r.symbol, r.timestamp, r.quantity, text[r.reason], r.detail, r.at_fill)
         for r in rejections
     ]
-    return pd.DataFrame(rows, columns=list(_REJECTION_COLUMNS))
+    return _frame(_REJECTION_COLUMNS, rows)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

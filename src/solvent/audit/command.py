@@ -1,0 +1,68 @@
+"""``solvent audit``: load a strategy file, audit it against a peer, print and write.
+
+The arguments are declared in ``solvent.cli``; the strategy file and the data are
+loaded by the same helpers as ``solvent backtest`` (``solvent.backtest_cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from rich.console import Console
+
+from solvent.audit.core import audit
+from solvent.backtest_cli import UsageError, load_data, load_module, pick_strategy
+from solvent.errors import SolventError
+from solvent.execution.costs import BasisPoints, CommissionModel, FixedBps, SlippageModel
+
+PROG = "solvent audit"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``solvent audit`` with parsed arguments; return the exit code.
+
+    0 on success; 2 for bad input (strategy file, data, parameters) or an unwritable
+    output directory, with one line on stderr.
+    """
+    try:
+        module = load_module(args.strategy_file)
+        cls = pick_strategy(module, args.strategy_file, args.strategy)
+        data = load_data(args.data)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    commission: CommissionModel | None = None
+    if args.commission_bps is not None:
+        commission = BasisPoints(args.commission_bps)
+    slippage: SlippageModel | None = None if args.slippage_bps is None else FixedBps(args.slippage_bps)
+    started = time.perf_counter()
+    try:
+        result = audit(
+            cls,
+            data,
+            against=args.against,
+            cash=args.cash,
+            account=args.account,
+            commission=commission,
+            slippage=slippage,
+            **dict(args.param or []),
+        )
+    except SolventError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+    console = Console()
+    console.print(result.table())
+    console.print(
+        f"{cls.__name__}: {len(result.steps) + 1} runs in {elapsed:.2f}s", highlight=False, markup=False
+    )
+    if args.out is not None:
+        try:
+            result.write(args.out)
+        except OSError as exc:
+            print(f"{PROG}: cannot write results: {exc}", file=sys.stderr)
+            return 2
+        console.print(f"audit.json, audit.html -> {args.out}", highlight=False, markup=False)
+    return 0
