@@ -130,10 +130,9 @@ def compare(ref: Outcome, other: Outcome, ref_name: str, other_name: str) -> Par
             f"{other_name} {_fmt(theirs[k] if k < len(theirs) else None)} ({why})"
         )
     exact = len(ref.fills) - split - bad
-    msg = (
-        f"{exact} of {len(ref.fills)} columns identical ({ref.n_fills:,} fills in all),"
-        f" final equity at most {max_diff:.4f} apart"
-    )
+    msg = f"{exact} of {len(ref.fills)} columns identical ({ref.n_fills:,} fills in all)"
+    if exact:
+        msg += f", their final equity at most {max_diff:.4f} apart"
     if split:
         msg += (
             f"; {split} split by float cash at an all-in buy, explained (e.g. " + "; ".join(split_notes) + ")"

@@ -208,8 +208,19 @@ def _profile_md(name: str, prof: dict[str, Any]) -> list[str]:
     rows = [
         [k, f"{v:.2f}", f"{100 * v / total:.1f} %"] for k, v in sorted(split.items(), key=lambda kv: -kv[1])
     ]
+    strategy = split.get("strategy code", 0.0) / total
+    engine = (
+        sum(v for k, v in split.items() if k.startswith(("solvent", "dataclass", "stdlib fractions"))) / total
+    )
+    verdict = (
+        "the engine, not the strategy, dominates" if engine > strategy else "the strategy's code dominates"
+    )
     lines = [
         f"### Event engine on {name} ({prof['seconds']:.1f} s under pyinstrument)",
+        "",
+        f"The strategy's own code (the self time of its file's frames) is {100 * strategy:.0f} % of the run;"
+        f" solvent's engine loop, broker, ledger, records and results (with the dataclass constructors and"
+        f" `fractions` they call) are {100 * engine:.0f} %: **{verdict}**.",
         "",
         "Self time by area (a frame's time less its callees'; the strategy's own code is its file's frames):",
         "",

@@ -34,12 +34,23 @@ from solvent.model.records import (
     Verdict,
     make_fill,
 )
+from solvent.profiles import PROFILES, WATERFALL_ORDER, Profile, resolve_profile
 from solvent.results.result import Result
+from solvent.risk import (
+    LiquidationPolicy,
+    LiveMarginMonitor,
+    MarginBands,
+    MarginEvent,
+    PdtPolicy,
+    TradingState,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "PROFILES",
     "USD",
+    "WATERFALL_ORDER",
     "Account",
     "AccountKind",
     "AccountSnapshot",
@@ -59,14 +70,20 @@ __all__ = [
     "InsufficientFundsError",
     "Intent",
     "InvalidInputError",
+    "LiquidationPolicy",
+    "LiveMarginMonitor",
+    "MarginBands",
+    "MarginEvent",
     "Money",
     "Order",
     "OrderStatus",
     "OrderType",
     "OrderView",
     "ParameterError",
+    "PdtPolicy",
     "PositionSnapshot",
     "PrecisionError",
+    "Profile",
     "ReasonCode",
     "Rejection",
     "ReservationResult",
@@ -78,6 +95,7 @@ __all__ = [
     "Strategy",
     "TimeInForce",
     "Trade",
+    "TradingState",
     "UnknownReservationError",
     "UnknownSymbolError",
     "Validation",
@@ -86,4 +104,5 @@ __all__ = [
     "audit",
     "backtest",
     "make_fill",
+    "resolve_profile",
 ]

@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -56,8 +57,7 @@ class LotView:
     tag: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedPortion:
+class ClosedPortion(NamedTuple):
     """One lot's share of a closing leg (internal result of ``Position.close``)."""
 
     lots: int
@@ -186,8 +186,12 @@ class Position:
             take = remaining if abs(remaining) <= abs(lot.qty) else lot.qty
             # prorate needs a positive whole: a short's take and qty are negative.
             done = taken + abs(take)
-            n = prorate(notional, done, abs(total)) - prorate(notional, taken, abs(total))
-            c_exit = prorate(commission, done, abs(total)) - prorate(commission, taken, abs(total))
+            whole = abs(total)
+            n = prorate(notional, done, whole)
+            c_exit = prorate(commission, done, whole)
+            if taken:  # the first portion's earlier share is nothing
+                n -= prorate(notional, taken, whole)
+                c_exit -= prorate(commission, taken, whole)
             taken = done
             b = prorate(lot.basis, abs(take), abs(lot.qty))
             mb = prorate(lot.mark_basis, abs(take), abs(lot.qty))

@@ -7,7 +7,11 @@ Per timestamp ``i`` (``docs/engine.md``):
    the previous close, dividends and splits are applied, the broker marks the account
    at the opens, matches the working orders against the bars of their symbols, marks
    at the closes and runs the margin check; the figures of bar ``i`` are read from the
-   ledger; ``on_fill``, ``on_reject`` and ``on_margin_call`` follow;
+   ledger; ``on_fill``, ``on_reject`` and ``on_margin_call`` follow. In a cash
+   account (buying power does not move with prices) a busy bar marks only the
+   positions with working orders; the others stay *unmarked* (``Runner.stale``) until
+   the strategy reads the account, and the bar's equity and margin are filled in like
+   a quiet bar's;
 2. otherwise the bar is *quiet*: nothing can fill, so nothing is marked; its figures
    are filled in after the run by ``figures.FigureModel`` from the account's (constant)
    cash and positions and the bar's closes;
@@ -23,6 +27,13 @@ peak. Both are exact because a quiet stretch has no fills and no overnight charg
 borrow fees, no debit interest, no unsettled cash: ``FigureModel.of`` and
 ``Runner._quiet_until``); the roll's mark-to-market basis telescopes, and every other
 effect of a roll is overwritten by the last one.
+
+Unmarked positions are brought forward the same way (``Runner._refresh``): re-based on
+the close before the last session roll they missed, then marked. While they wait, the
+ledger's high-water mark of capital used counts them at the prices a mark would have
+used (``Account._unmarked``, set before the bar's opens and closes are marked), and
+order placement does not wait for them (``sync_orders``): no placement check of a cash
+account reads a mark.
 """
 
 from __future__ import annotations
@@ -525,13 +536,11 @@ class Runner:
         model = self.model
         if model is None:
             return -1
-        if self.stale:  # the check below compares the model with the ledger's own figures
-            self._refresh(list(self.stale), self.at, self.lastc[self.at])
         f = self.acct.figures_minor()
         self.cap_max = f.max_capital_used
         acct, broker = self.acct, self.broker
         held = self.held
-        if f.cash < 0 or any(q < 0 for q in held.values()):
+        if f.cash < 0 or self.shorts:
             return -1
         # A long-only account without a loan has NLV >= gross exposure >= maintenance
         # margin: healthy, unless "at risk" is set at 100% and the cash is exactly zero.
@@ -539,12 +548,15 @@ class Runner:
             return -1
         if f.cash == 0 and held and broker.margin_bands.at_risk_ppm >= rules.RATE_SCALE:
             return -1
-        if not model.fits_int64(held, self.max_ticks):
+        if self.worst * rules.RATE_SCALE >= INT64_SAFE:  # ``FigureModel.fits_int64``, kept up to date
             return -1
         mode = acct.mode
         bp: int | None = None if mode is BuyingPowerMode.MARGIN else f.buying_power
         marks = self.lastc[self.at].tolist() if self.at >= 0 else [0] * self.n
-        expected = (f.nlv, f.buying_power, f.initial_margin, f.maintenance_margin)
+        # Positions a busy bar left unmarked (a cash account, where margin is the value):
+        # the ledger's figures at this close are its own plus their change of value.
+        u = self._stale_value(self.lastc[self.at]) if self.stale else 0
+        expected = (f.nlv + u, f.buying_power, f.initial_margin + u, f.maintenance_margin + u)
         if model.row(f.cash, held, marks, bp) != expected:
             self.stats["model_mismatch"] += 1  # a case the model does not cover: mark it
             return -1
