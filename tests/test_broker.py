@@ -938,3 +938,33 @@ def test_replay_orders_csv_adds_accepted_quantity_and_scaled_down(tmp_path: Path
         "order_id,timestamp,symbol,quantity,type,status,filled_quantity,avg_fill_price,reason,accepted_quantity",
         "1,2024-01-02,AAA,150,market,filled,100,100.00,SCALED_DOWN,100",
     ]
+
+
+# -- tiered commission by monthly volume ----------------------------------------------
+
+
+def test_tiered_commission_month_volume_across_symbols_lowers_rate_then_resets() -> None:
+    # Tiers: the month's first 100 shares at 0.01/share, the rest at 0.005/share. An
+    # order is charged whole at the tier in force when it starts to fill, with the
+    # month's volume counted across the account's symbols.
+    from solvent.execution.costs import Tiered
+
+    acct, broker = setup(100_000, commission=Tiered([(100, "0.01"), (None, "0.005")]))
+
+    def both(i: int) -> dict[str, Bar]:
+        return {"A": flat(day(i), "100"), "B": flat(day(i), "100")}
+
+    broker.submit("A", 80, day(0))
+    (f1,) = broker.on_bar(day(1), both(1))
+    assert f1.commission == D("0.80")  # month volume 0: 80 x 0.01
+    broker.submit("B", 50, day(1))
+    (f2,) = broker.on_bar(day(2), both(2))
+    assert f2.commission == D("0.50")  # starts at 80 < 100: whole order at 0.01
+    broker.submit("A", 10, day(2))
+    (f3,) = broker.on_bar(day(3), both(3))
+    assert f3.commission == D("0.05")  # starts at 130 >= 100: 10 x 0.005
+    broker.on_bar(day(30), both(30))  # 2024-02-01: a new month
+    broker.submit("B", 10, day(30))
+    (f4,) = broker.on_bar(day(31), both(31))
+    assert f4.commission == D("0.10")  # the month's volume restarted at 0
+    assert acct.snapshot().commission.amount == D("1.45")

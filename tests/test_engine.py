@@ -322,3 +322,26 @@ def test_quiet_bars_skip_matching_only_bars_with_working_orders_are_matched(
     # One order, placed after bar 0: the broker matches bar 1 and no other.
     assert calls == [pd.Timestamp(data.timestamps[1])]
     assert len(res.equity) == len(data) and len(res.fills) == 1
+
+
+def test_ctx_close_is_the_close_row_and_calling_it_flattens_the_symbol() -> None:
+    # ctx.close is the row of closes (indexable, plain arrays out of arithmetic) and
+    # ctx.close(symbol) closes the position like ctx.close_position(symbol).
+    seen: list[tuple[float, type, object]] = []
+
+    class Flatten(Strategy):
+        def on_bar(self, ctx: Context) -> None:
+            sym = ctx.symbols[0]
+            seen.append((float(ctx.close[0]), type(ctx.close * 2), ctx.close(sym) if ctx.i == 3 else None))
+            if ctx.i == 0:
+                ctx.order(sym, 10)
+
+    data = panel({"AAA": [10.0, 11.0, 12.0, 13.0, 14.0]}, {"AAA": [10.5, 11.5, 12.5, 13.5, 14.5]})
+    res = backtest(Flatten, data, cash=100_000)
+    assert [c for c, _, _ in seen] == [10.5, 11.5, 12.5, 13.5, 14.5]
+    assert all(t is np.ndarray for _, t, _ in seen)
+    flat = seen[3][2]
+    assert isinstance(flat, OrderView) and flat.order.quantity == Decimal(-10)
+    assert list(res.fills["side"]) == ["BUY", "SELL"]
+    assert list(res.fills["price"]) == [Decimal("11.00"), Decimal("14.00")]
+    assert res.positions["AAA"].iloc[-1] == 0

@@ -30,6 +30,32 @@ FloatRow = npt.NDArray[np.float64]
 _ZERO = Decimal(0)
 
 
+class CloseRow(np.ndarray):
+    """The current bar's closes that can also be called: ``ctx.close("SYM")`` flattens.
+
+    The issue's API names both ``ctx.close`` (bar values) and ``close(symbol)`` (an
+    order method); this row is both. Indexing, slicing and arithmetic behave as for any
+    float row (results of arithmetic are plain ``ndarray``); calling it is
+    ``ctx.close_position(symbol, tag=tag)``.
+    """
+
+    _ctx: Context | None = None
+
+    def __call__(self, symbol: str, *, tag: str | None = None) -> OrderView | None:
+        """Close the position in ``symbol`` at market (``Context.close_position``)."""
+        if self._ctx is None:
+            raise TypeError("this row is detached from its Context; use ctx.close_position(symbol)")
+        return self._ctx.close_position(symbol, tag=tag)
+
+    def __array_wrap__(  # type: ignore[override]  # a plain array or scalar, not Self
+        self, arr: npt.NDArray[np.float64], context: object = None, return_scalar: bool = False
+    ) -> npt.NDArray[np.float64] | np.float64:
+        # Arithmetic on the row gives an ordinary array (or scalar), not a callable row.
+        if return_scalar:
+            return np.float64(arr[()])
+        return arr.view(np.ndarray)
+
+
 def _no_sync(i: int) -> None:
     """The default ``sync``: the account is always up to date."""
 
@@ -120,6 +146,8 @@ class Context:
 
     __slots__ = (
         "_broker",
+        "_close_i",
+        "_close_row",
         "_empty",
         "_stamp",
         "_stamp_i",
@@ -156,6 +184,9 @@ class Context:
         empty = np.full(len(data.symbols), np.nan)
         empty.setflags(write=False)
         self._empty: FloatRow = empty
+        self._close_row: CloseRow = empty.view(CloseRow)
+        self._close_row._ctx = self
+        self._close_i = -1
 
     def _ready(self) -> None:
         """Bring the account and the broker's last prices up to the close of bar ``i``."""
@@ -193,9 +224,14 @@ class Context:
         return self._row(self.data.low)
 
     @property
-    def close(self) -> FloatRow:
-        """Return the closes of the current bar."""
-        return self._row(self.data.close)
+    def close(self) -> CloseRow:
+        """Return the closes of the current bar; ``ctx.close(symbol)`` closes a position."""
+        i = self.i
+        if i != self._close_i:
+            row = self._row(self.data.close).view(CloseRow)
+            row._ctx = self
+            self._close_row, self._close_i = row, i
+        return self._close_row
 
     @property
     def volume(self) -> FloatRow:
@@ -301,7 +337,7 @@ class Context:
     def close_position(self, symbol: str, *, tag: str | None = None) -> OrderView | None:
         """Close the position in ``symbol`` at market (``None`` when flat).
 
-        Named ``close_position`` because ``ctx.close`` is the row of closing prices.
+        ``ctx.close(symbol)`` is the same call (``ctx.close`` is also the row of closes).
         Working orders are left alone; cancel them first for a clean exit.
         """
         qty = self.position(symbol)

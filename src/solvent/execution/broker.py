@@ -152,6 +152,10 @@ class OrderView:
         return self.status.is_open
 
 
+#: One order as the orders table reads it (``SimulatedBroker.order_states``): the order,
+#: its status, working and filled quantity, average fill price, commission and reason.
+OrderState = tuple[Order, OrderStatus, Decimal, Decimal, Decimal | None, Decimal, ReasonCode | None]
+
 _VIEW_SETTERS = tuple(OrderView.__dict__[name].__set__ for name in OrderView.__dataclass_fields__)
 # ``_view`` sets the slots by position: a new field must be set there too.
 assert tuple(OrderView.__dataclass_fields__) == (  # noqa: S101 - a guard for whoever edits OrderView
@@ -254,6 +258,7 @@ class SimulatedBroker:
         self._credit = self.short_cash is ShortCash.CREDIT
         self._step = account.currency.step  # one minor unit, as a Decimal
         self.commission_model = resolve_commission(commission)
+        self._counts_month = self.commission_model.uses_month_volume
         self.slippage_model = resolve_slippage(slippage)
         if volume_limit is None:
             self.volume_limit: Fraction | None = None
@@ -270,7 +275,9 @@ class SimulatedBroker:
         self._seq = itertools.count()
         self._last_close: dict[str, int] = {}
         self._month: tuple[int, int] | None = None
-        self._month_lots: dict[str, int] = {}
+        # The month's traded units across the account (Tiered commission), in currency-free
+        # quantity units so instruments with different lot sizes add up.
+        self._month_units = Decimal(0)
         self.fills: list[Fill] = []
         self.rejections: list[Rejection] = []
         self.warnings: list[GateWarning] = []
@@ -575,6 +582,9 @@ class SimulatedBroker:
         ts = w.order.submitted_at
         acct = self.account
         acct.advance(ts)
+        if self._counts_month:  # the placement estimate uses the tier in force now
+            self._roll_month(ts)
+            w.month_lots = self._month_lots_for(w.inst)
         pos = acct.position_lots(w.order.symbol)
         _, opening = rules.split_fill(pos, w.lots)
         verdict = gk.check_intent(w.order.intent, pos, w.lots)
@@ -939,6 +949,9 @@ class SimulatedBroker:
             if w.order.tif is TimeInForce.DAY and w.session is None:
                 w.session = ts.date()
             price = self._reference(w, bar, session_open, session_close)
+            if price is not None and w.filled == 0 and self._counts_month:
+                # An order is charged at the tier in force when it starts to fill.
+                w.month_lots = self._month_lots_for(w.inst)
             if price is not None and w.value is not None and w.filled == 0:
                 # An order_value order gets its quantity now, at this bar's fill price.
                 fill_at = self._fill_price(w, price, abs(w.lots), bar)
@@ -1300,7 +1313,8 @@ class SimulatedBroker:
         w.notional += notional
         w.commission += comm
         w.closed = closed
-        self._month_lots[w.order.symbol] = self._month_lots.get(w.order.symbol, 0) + abs(lots)
+        if self._counts_month:
+            self._month_units += abs(lots) * w.inst.lot_size
         self.fills.extend(legs)
         done = w.remaining == 0
         self._record(w, OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, ts, None, "")
@@ -1365,7 +1379,11 @@ class SimulatedBroker:
         month = (ts.year, ts.month)
         if month != self._month:
             self._month = month
-            self._month_lots.clear()
+            self._month_units = Decimal(0)
+
+    def _month_lots_for(self, inst: Instrument) -> int:
+        """Return the month's traded volume so far in ``inst``'s lots (floored)."""
+        return int(self._month_units // inst.lot_size)
 
     # -- bookkeeping ----------------------------------------------------------------
 
@@ -1455,6 +1473,33 @@ class SimulatedBroker:
     def orders(self) -> list[OrderView]:
         """Return every order placed, in submission order."""
         return [self._view(w) for w in self._orders.values()]
+
+    def order_states(self) -> list[OrderState]:
+        """Return every order placed with what became of it, in submission order.
+
+        The fields of ``orders()``'s views but the history and with the commission as
+        a ``Decimal`` amount: what the orders table needs, without a view per order.
+        """
+        digits = self.account.currency.digits
+        out: list[OrderState] = []
+        for w in self._orders.values():
+            inst = w.inst
+            avg = None
+            if w.filled:  # the same quotient as ``_view``'s
+                scale = Decimal(10) ** inst.currency.digits
+                avg = Decimal(w.notional) / (abs(w.filled) * inst.lot_size * inst.multiplier * scale)
+            out.append(
+                (
+                    w.order,
+                    w.status,
+                    inst.quantity(w.lots),
+                    inst.quantity(w.filled),
+                    avg,
+                    Decimal(w.commission).scaleb(-digits),
+                    w.reason if w.reason is not None else w.cut,
+                )
+            )
+        return out
 
     def open_orders(self, symbol: str | None = None) -> list[OrderView]:
         """Return the working orders (of one symbol, or all)."""

@@ -209,6 +209,11 @@ class CommissionModel(abc.ABC):
 
     __slots__ = ()
 
+    @property
+    def uses_month_volume(self) -> bool:
+        """Whether the fee depends on the month's traded volume (the broker then tracks it)."""
+        return False
+
     @abc.abstractmethod
     def order_commission(
         self, instrument: Instrument, cum_lots: int, cum_notional: int, month_lots: int = 0
@@ -439,6 +444,11 @@ class Tiered(CommissionModel):
     tiers: tuple[tuple[Decimal | None, Decimal], ...]
     minimum: Decimal
 
+    @property
+    def uses_month_volume(self) -> bool:
+        """Tiers are chosen by the month's volume."""
+        return True
+
     def __init__(self, tiers: Iterable[tuple[Number | None, Number]], minimum: Number = 0) -> None:
         try:
             given = list(tiers)
@@ -514,6 +524,11 @@ class Combined(CommissionModel):
             if not isinstance(m, CommissionModel):
                 raise InvalidInputError(f"Combined.models[{i}]", m, "is not a CommissionModel")
         object.__setattr__(self, "models", tuple(models))
+
+    @property
+    def uses_month_volume(self) -> bool:
+        """Whether any part depends on the month's volume."""
+        return any(m.uses_month_volume for m in self.models)
 
     def order_commission(
         self, instrument: Instrument, cum_lots: int, cum_notional: int, month_lots: int = 0
