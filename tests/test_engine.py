@@ -345,3 +345,38 @@ def test_ctx_close_is_the_close_row_and_calling_it_flattens_the_symbol() -> None
     assert list(res.fills["side"]) == ["BUY", "SELL"]
     assert list(res.fills["price"]) == [Decimal("11.00"), Decimal("14.00")]
     assert res.positions["AAA"].iloc[-1] == 0
+
+
+def test_instruments_per_symbol_lot_and_shortability_apply_only_to_that_symbol() -> None:
+    # BBB trades in lots of 10 and may not be shorted; AAA keeps the defaults (lot 1).
+    from solvent.errors import PrecisionError
+    from solvent.model.instrument import Instrument
+
+    errors: list[Exception] = []
+
+    class Trade(Strategy):
+        def on_bar(self, ctx: Context) -> None:
+            if ctx.i == 0:
+                ctx.order("AAA", 7)
+                try:
+                    ctx.order("BBB", 25)  # not a multiple of BBB's lot of 10
+                except PrecisionError as e:
+                    errors.append(e)
+                ctx.order("BBB", -10)  # a short of a non-shortable symbol
+
+    data = panel({"AAA": [10.0] * 5, "BBB": [20.0] * 5})
+    bbb = Instrument("BBB", lot_size=10, shortable=False)
+    res = backtest(Trade, data, cash=100_000, instruments=[bbb])
+    assert len(errors) == 1 and "BBB" in str(errors[0])
+    assert list(res.fills["symbol"]) == ["AAA"] and list(res.fills["quantity"]) == [Decimal(7)]
+    assert list(res.rejections["reason"]) == ["NOT_SHORTABLE"]
+    assert "lot 10" in res.settings["instruments"] and "lot 1," in res.settings["instruments"]
+
+
+def test_instruments_unknown_symbol_raises_naming_it() -> None:
+    from solvent.errors import InvalidInputError
+    from solvent.model.instrument import Instrument
+
+    data = panel({"AAA": [10.0] * 5})
+    with pytest.raises(InvalidInputError, match="ZZZ"):
+        backtest(BuyOnce, data, cash=100_000, instruments=[Instrument("ZZZ")])

@@ -47,7 +47,7 @@ from solvent.results.result import (
     Result,
     events_frame,
     fills_frame,
-    orders_frame,
+    orders_frame_of,
     rejections_frame,
     trades_frame,
 )
@@ -137,6 +137,7 @@ def backtest(
     unfunded: str = PROFILE,
     zero_volume: str = PROFILE,
     lot_size: Number = 1,
+    instruments: Mapping[str, Instrument] | Iterable[Instrument] | None = None,
     progress: Progress | None = None,
     _lazy: bool = True,
     **params: Any,
@@ -190,6 +191,12 @@ def backtest(
         (``"defer"``, realistic) or as an uncapped bar (``"fill"``, permissive).
     lot_size
         The quantity step of every symbol (default 1 share; ``0.1`` for fractions).
+    instruments
+        Per-symbol ``Instrument`` objects (a mapping symbol → instrument, or a list):
+        tick, lot, multiplier, margin rates, shortability, borrow fee. A symbol given
+        here trades exactly as its instrument says (``derived_prices``,
+        ``initial_margin`` and ``lot_size`` then apply only to the other symbols); a
+        symbol that is not in the data raises ``InvalidInputError``.
     progress
         Called as ``progress(bars_done, bars_total)`` about 200 times during the run
         (``solvent backtest`` draws its progress bar with it).
@@ -199,8 +206,9 @@ def backtest(
 
     Notes
     -----
-    Every symbol trades as a US equity with default settings (tick 0.01, lot 1, Reg T
-    margin) but for ``derived_prices``, ``initial_margin`` and ``lot_size``. The
+    A symbol without an entry in ``instruments`` trades as a US equity with default
+    settings (tick 0.01, lot 1, Reg T margin) but for ``derived_prices``,
+    ``initial_margin`` and ``lot_size``. The
     result's ``settings`` record the profile, every setting in force, and under
     ``"permissive"`` those that turn a protection off.
     """
@@ -229,6 +237,8 @@ def backtest(
     if t == 0:
         raise DataError("timestamp", None, "the panel has no bars")
     insts = _instruments(symbols, chosen["derived_prices"], chosen["initial_margin"], lot_size)
+    custom = _given_instruments(instruments, symbols)
+    insts = [custom.get(i.symbol, i) for i in insts]
     acct = Account(cash, kind=account, instruments=insts, initial_margin=chosen["initial_margin"])
     broker = SimulatedBroker(
         acct,
@@ -259,6 +269,28 @@ def backtest(
     runner = Runner(strat, panel, broker, insts, (o_t, h_t, l_t, c_t, v_t), lazy=_lazy, progress=progress)
     runner.run()
     return _result(strat, panel, acct, broker, insts, runner, prof.name, chosen)
+
+
+def _given_instruments(
+    given: Mapping[str, Instrument] | Iterable[Instrument] | None, symbols: Iterable[str]
+) -> dict[str, Instrument]:
+    """Return the user's instruments by symbol, checked against the data's symbols."""
+    if given is None:
+        return {}
+    known = set(symbols)
+    items = list(given.items()) if isinstance(given, Mapping) else [(None, i) for i in given]
+    out: dict[str, Instrument] = {}
+    for key, inst in items:
+        if not isinstance(inst, Instrument):
+            raise InvalidInputError("instruments", inst, "expected Instrument objects")
+        if key is not None and key != inst.symbol:
+            raise InvalidInputError(f"instruments[{key!r}]", inst.symbol, "is keyed under another symbol")
+        if inst.symbol not in known:
+            raise InvalidInputError("instruments", inst.symbol, "is not a symbol of the data")
+        if inst.symbol in out:
+            raise InvalidInputError("instruments", inst.symbol, "is given twice")
+        out[inst.symbol] = inst
+    return out
 
 
 def _instruments(
@@ -344,8 +376,7 @@ def _result(
         "placement_check": broker.placement_check,
         "unfunded": broker.unfunded.value,
         "zero_volume": broker.zero_volume.value,
-        "instruments": f"US equity (tick {insts[0].tick_size if insts else '0.01'}, "
-        f"lot {insts[0].lot_size if insts else 1})",
+        "instruments": _describe_instruments(insts),
         "data": dict(panel.meta),
     }
     # The settings that turn a protection off (look-ahead, unchecked shorts, ...).
@@ -363,7 +394,7 @@ def _result(
         positions=pd.DataFrame(
             lots_hist * np.array([float(i.lot_size) for i in insts]), index=index, columns=list(panel.symbols)
         ),
-        orders=orders_frame(broker.orders()),
+        orders=orders_frame_of(broker.order_states()),
         fills=fills_frame(broker.fills),
         trades=trades_frame(acct.trades),
         rejections=rejections_frame(broker.rejections),
@@ -373,3 +404,17 @@ def _result(
         final_equity=final,
         account=acct,
     )
+
+
+def _describe_instruments(insts: list[Instrument]) -> str:
+    """Summarize the run's instruments for the settings (one line per distinct kind)."""
+    kinds: dict[str, list[str]] = {}
+    for i in insts:
+        key = (
+            f"{i.asset_class.value} tick {i.tick_size}, lot {i.lot_size}, multiplier {i.multiplier}, "
+            f"IM {i.initial_margin_long}/{i.initial_margin_short}"
+        )
+        kinds.setdefault(key, []).append(i.symbol)
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return "; ".join(f"{', '.join(syms)}: {key}" for key, syms in kinds.items())
