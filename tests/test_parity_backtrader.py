@@ -12,88 +12,16 @@ Backtrader keeps float fractions).
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
-import solvent
-from solvent.data import BarData, sample
+from _parity import CASH, COMMISSION, DATASETS, FAST, SLOW, FillRow, assert_same_fills, run_solvent
 from solvent.execution.costs import BasisPoints
 
 bt = pytest.importorskip("backtrader", reason="install the 'peers' extra: pip install -e '.[peers]'")
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sma_cross.py"
-CASH = 100_000
-FAST, SLOW = 10, 50
-COMMISSION = 0.001  # 10 bps
-
-
-def _sma_cross() -> type[solvent.Strategy]:
-    spec = importlib.util.spec_from_file_location("_parity_sma_cross", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    cls: type[solvent.Strategy] = module.SmaCross
-    return cls
-
-
-@dataclass(frozen=True)
-class FillRow:
-    timestamp: pd.Timestamp
-    side: str
-    quantity: int
-    price: float
-
-
-def random_walk(seed: int = 4, days: int = 1_500) -> pd.DataFrame:
-    """One symbol, business days, prices on the cent grid, high/low consistent."""
-    rng = np.random.default_rng(seed)
-    ret = 0.0002 + 0.018 * rng.standard_normal(days)
-    ret[0] = 0.0
-    close = 50.0 * np.exp(np.cumsum(ret))
-    prev = np.concatenate([close[:1], close[:-1]])
-    open_ = prev * np.exp(0.005 * rng.standard_normal(days))
-    high = np.maximum(open_, close) * np.exp(np.abs(0.008 * rng.standard_normal(days)))
-    low = np.minimum(open_, close) * np.exp(-np.abs(0.008 * rng.standard_normal(days)))
-    open_, close = np.round(open_, 2), np.round(close, 2)
-    high = np.maximum(np.round(high, 2), np.maximum(open_, close))
-    low = np.minimum(np.round(low, 2), np.minimum(open_, close))
-    volume = np.round(rng.lognormal(np.log(1_000_000), 0.4, days))
-    index = pd.bdate_range("2018-01-02", periods=days, name="timestamp")
-    return pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
-    )
-
-
-def sample_first() -> pd.DataFrame:
-    panel = sample()
-    return panel.symbol_frame(panel.symbols[0])
-
-
-def run_solvent(frame: pd.DataFrame) -> tuple[list[FillRow], float]:
-    data: BarData = solvent.data.from_frame(frame, symbol="X")
-    res = solvent.backtest(
-        _sma_cross(),
-        data,
-        cash=CASH,
-        account="cash",
-        commission=BasisPoints(10),
-        volume_limit=None,
-        fast=FAST,
-        slow=SLOW,
-    )
-    assert res.rejections.empty
-    fills = [
-        FillRow(pd.Timestamp(r.timestamp), str(r.side), abs(int(r.quantity)), float(r.price))
-        for r in res.fills.itertuples()
-    ]
-    return fills, float(res.final_equity.amount)
 
 
 class BtSmaCross(bt.Strategy):  # type: ignore[misc]
@@ -164,19 +92,7 @@ def run_backtrader(frame: pd.DataFrame) -> tuple[list[FillRow], float]:
     return strat.fills, float(cerebro.broker.getvalue())
 
 
-DATASETS = {"random_walk": random_walk, "sample_first": sample_first}
-
-
 @pytest.mark.parametrize("name", list(DATASETS))
 def test_sma_cross_matches_backtrader(name: str) -> None:
     frame = DATASETS[name]()
-    fills, equity = run_solvent(frame)
-    bt_fills, bt_equity = run_backtrader(frame)
-    assert fills, "the strategy should trade"
-    for k, (ours, theirs) in enumerate(zip(fills, bt_fills, strict=False)):
-        assert ours == theirs, f"first differing fill is #{k}: solvent {ours} vs backtrader {theirs}"
-    assert len(fills) == len(bt_fills)
-    bound = 0.005 * len(fills)
-    diff = abs(equity - bt_equity)
-    print(f"{name}: {len(fills)} fills, final equity {equity:.2f} vs {bt_equity:.6f}, |Δ| = {diff:.6f}")
-    assert diff <= bound, f"|Δ equity| = {diff} > {bound}"
+    assert_same_fills(name, "backtrader", run_solvent(frame, BasisPoints(10)), run_backtrader(frame))

@@ -88,27 +88,32 @@ def _build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", required=True, type=Path, help="directory for fills/orders/equity/account")
 
     bt = sub.add_parser("backtest", help="run a Strategy subclass from a Python file over bar data")
-    bt.add_argument(
-        "strategy_file", metavar="STRATEGY.py", type=Path, help="file defining a Strategy subclass"
-    )
-    bt.add_argument("--strategy", metavar="NAME", help="the class to run when the file defines several")
-    bt.add_argument(
-        "--data", default="sample", metavar="PATH|sample", help="CSV or Parquet bars, or 'sample' (default)"
-    )
-    bt.add_argument("--cash", type=_decimal, default=Decimal(100_000), help="starting cash (default 100000)")
-    bt.add_argument("--account", choices=["margin", "cash"], default="margin")
+    _add_run_inputs(bt)
     _add_broker_flags(bt)
     _add_profile_flags(bt)
-    bt.add_argument(
+    bt.add_argument("--out", type=Path, help="directory for summary.json, fills.csv, equity.csv")
+    _add_audit(sub)
+    return parser
+
+
+def _add_run_inputs(p: argparse.ArgumentParser) -> None:
+    """Add what every strategy-running command takes: the file, data, cash, account, params."""
+    p.add_argument(
+        "strategy_file", metavar="STRATEGY.py", type=Path, help="file defining a Strategy subclass"
+    )
+    p.add_argument("--strategy", metavar="NAME", help="the class to run when the file defines several")
+    p.add_argument(
+        "--data", default="sample", metavar="PATH|sample", help="CSV or Parquet bars, or 'sample' (default)"
+    )
+    p.add_argument("--cash", type=_decimal, default=Decimal(100_000), help="starting cash (default 100000)")
+    p.add_argument("--account", choices=["margin", "cash"], default="margin")
+    p.add_argument(
         "--param",
         action="append",
         type=_param,
         metavar="NAME=VALUE",
         help="override a strategy parameter (int, float or string); repeatable",
     )
-    bt.add_argument("--out", type=Path, help="directory for summary.json, fills.csv, equity.csv")
-    _add_audit(sub)
-    return parser
 
 
 def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -116,30 +121,15 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     au = sub.add_parser(
         "audit", help="compare a strategy under a peer's semantics with solvent's realistic ones"
     )
-    au.add_argument(
-        "strategy_file", metavar="STRATEGY.py", type=Path, help="file defining a Strategy subclass"
-    )
-    au.add_argument("--strategy", metavar="NAME", help="the class to run when the file defines several")
-    au.add_argument(
-        "--data", default="sample", metavar="PATH|sample", help="CSV or Parquet bars, or 'sample' (default)"
-    )
+    _add_run_inputs(au)
     au.add_argument(
         "--against",
         required=True,
         choices=["vectorbt", "backtrader", "backtesting"],
         help="the peer whose profile the strategy is compared under",
     )
-    au.add_argument("--cash", type=_decimal, default=Decimal(100_000), help="starting cash (default 100000)")
-    au.add_argument("--account", choices=["margin", "cash"], default="margin")
     au.add_argument("--commission-bps", type=_decimal, help="commission in basis points, in every run")
     au.add_argument("--slippage-bps", type=_decimal, help="slippage in basis points, in every run")
-    au.add_argument(
-        "--param",
-        action="append",
-        type=_param,
-        metavar="NAME=VALUE",
-        help="override a strategy parameter (int, float or string); repeatable",
-    )
     au.add_argument("--out", type=Path, help="directory for audit.json and audit.html")
 
 
