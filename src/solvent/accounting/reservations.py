@@ -29,6 +29,12 @@ class ReservationResult:
         return self.ok
 
 
+# Nothing released yet: one shared value (a ``Fraction`` is immutable; building one per
+# reservation cost more than the rest of ``add``).
+_NONE_RELEASED = Fraction(0)
+_ALL = Fraction(1)
+
+
 class _Reservation:
     __slots__ = ("amount", "order_id", "released_fraction", "remaining", "short", "symbol", "tag")
 
@@ -36,7 +42,7 @@ class _Reservation:
         self.tag = tag
         self.order_id = order_id
         self.amount = amount
-        self.released_fraction = Fraction(0)
+        self.released_fraction = _NONE_RELEASED
         self.remaining = amount
         self.symbol = symbol
         self.short = short
@@ -73,7 +79,7 @@ class ReservationBook:
         r = self._get(order_id)
         if fraction <= 0:
             raise InvalidInputError(f"reservation[{order_id}].fraction", fraction, "must be positive")
-        new = min(Fraction(1), r.released_fraction + fraction)
+        new = min(_ALL, r.released_fraction + fraction)
         if new == 1:
             released = r.remaining
         else:

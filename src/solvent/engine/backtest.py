@@ -33,6 +33,7 @@ import pandas as pd
 from solvent.accounting.account import Account
 from solvent.data.frame import BarData, DataError
 from solvent.data.io import from_frame
+from solvent.engine.gcpause import fewer_collections
 from solvent.engine.runner import Progress, Runner
 from solvent.engine.strategy import Strategy
 from solvent.errors import InvalidInputError
@@ -320,6 +321,20 @@ def _instruments(
 
 
 def _result(
+    strat: Strategy,
+    panel: BarData,
+    acct: Account,
+    broker: SimulatedBroker,
+    insts: list[Instrument],
+    runner: Runner,
+    profile: str,
+    chosen: Mapping[str, Any],
+) -> Result:
+    with fewer_collections():  # the frames read every record (``gcpause``)
+        return _build_result(strat, panel, acct, broker, insts, runner, profile, chosen)
+
+
+def _build_result(
     strat: Strategy,
     panel: BarData,
     acct: Account,

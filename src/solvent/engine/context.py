@@ -8,6 +8,7 @@ only when the strategy asks for it: the engine marks it lazily (``docs/engine.md
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -39,13 +40,16 @@ class CloseRow(np.ndarray):
     ``ctx.close_position(symbol, tag=tag)``.
     """
 
-    _ctx: Context | None = None
+    # A weak reference: the context holds its row, and a cycle would keep the whole run
+    # (broker, ledger, every record) alive until a full garbage collection.
+    _ctx_ref: weakref.ReferenceType[Context] | None = None
 
     def __call__(self, symbol: str, *, tag: str | None = None) -> OrderView | None:
         """Close the position in ``symbol`` at market (``Context.close_position``)."""
-        if self._ctx is None:
+        ctx = None if self._ctx_ref is None else self._ctx_ref()
+        if ctx is None:
             raise TypeError("this row is detached from its Context; use ctx.close_position(symbol)")
-        return self._ctx.close_position(symbol, tag=tag)
+        return ctx.close_position(symbol, tag=tag)
 
     def __array_wrap__(  # type: ignore[override]  # a plain array or scalar, not Self
         self, arr: npt.NDArray[np.float64], context: object = None, return_scalar: bool = False
@@ -145,6 +149,7 @@ class Context:
     """
 
     __slots__ = (
+        "__weakref__",
         "_broker",
         "_close_i",
         "_close_row",
@@ -154,6 +159,7 @@ class Context:
         "_sync",
         "_sync_orders",
         "_times",
+        "_weak",
         "_working",
         "account",
         "data",
@@ -177,6 +183,7 @@ class Context:
         # What placing an order needs: the clock, cash and last prices, not every mark.
         self._sync_orders = sync_orders if sync_orders is not None else self._sync
         self.account = AccountInfo(broker.account, self._ready, self._ready_orders)
+        self._weak = weakref.ref(self)
         self.i = -1
         self._times = data.timestamps
         self._stamp = start
@@ -185,8 +192,18 @@ class Context:
         empty.setflags(write=False)
         self._empty: FloatRow = empty
         self._close_row: CloseRow = empty.view(CloseRow)
-        self._close_row._ctx = self
+        self._close_row._ctx_ref = self._weak
         self._close_i = -1
+
+    def _finished(self) -> None:
+        """The run is over and the ledger final: drop the links back to the engine's loop.
+
+        The account view and the sync callbacks pointed back at the runner (which holds
+        this context): without the cycle, a finished run is freed by reference counting
+        as soon as its result is dropped, not at the next full garbage collection.
+        """
+        self._sync = self._sync_orders = _no_sync
+        self.account = AccountInfo(self._broker.account)
 
     def _ready(self) -> None:
         """Bring the account and the broker's last prices up to the close of bar ``i``."""
@@ -229,7 +246,7 @@ class Context:
         i = self.i
         if i != self._close_i:
             row = self._row(self.data.close).view(CloseRow)
-            row._ctx = self
+            row._ctx_ref = self._weak
             self._close_row, self._close_i = row, i
         return self._close_row
 

@@ -49,6 +49,7 @@ from solvent.accounting.account import AccountKind, BuyingPowerMode
 from solvent.data.frame import BarData
 from solvent.engine.context import Context
 from solvent.engine.figures import INT64_SAFE, FigureModel, exposure
+from solvent.engine.gcpause import fewer_collections
 from solvent.engine.strategy import Strategy
 from solvent.execution.broker import SimulatedBroker
 from solvent.execution.matching import FillTiming
@@ -208,12 +209,19 @@ class Runner:
     # -- the loop ---------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run the strategy over every bar."""
+        """Run the strategy over every bar (with fewer cyclic collections: ``gcpause``)."""
+        with fewer_collections():
+            self._run()
+
+    def _run(self) -> None:
         strat, ctx, broker = self.strat, self.ctx, self.broker
         t = self.t
         open_orders = broker._open  # the broker's list of working orders, kept in place
         rejections = broker.rejections
         on_bar = strat.on_bar
+        # A refusal at placement changes nothing the loop reads (no reservation, no
+        # fill): it only has to end a run of quiet bars for an ``on_reject`` to hear it.
+        hears_rejects = getattr(strat.on_reject, "__func__", None) is not Strategy.on_reject
         same_bar = self.same_bar
         event_rows = [*sorted(set(self.dividends) | set(self.splits)), t]
         next_event, event_k = event_rows[0], 0
@@ -254,14 +262,23 @@ class Runner:
                 self._after_bar(i, busy)
                 i += 1
                 continue
-            # Quiet bars in a row: only the strategy runs, until it places an order.
+            # Quiet bars in a row: only the strategy runs, until it places an order (or
+            # has one refused, when it hears of refusals before its next bar).
             seen = self.seen
             j = i
-            for j in range(i, min(self.quiet_to + 1, next_event, tick_at)):
-                ctx.i = j
-                on_bar(ctx)
-                if open_orders or len(rejections) != seen:
-                    break
+            stop = min(self.quiet_to + 1, next_event, tick_at)
+            if hears_rejects:
+                for j in range(i, stop):
+                    ctx.i = j
+                    on_bar(ctx)
+                    if open_orders or len(rejections) != seen:
+                        break
+            else:
+                for j in range(i, stop):
+                    ctx.i = j
+                    on_bar(ctx)
+                    if open_orders:
+                        break
             self._dispatch()
             i = j + 1
         self._end_stretch(t)
@@ -270,6 +287,7 @@ class Runner:
         self._dispatch()
         self.lots_hist = self.positions()
         self._fill_quiet_rows()
+        ctx._finished()
         if self.progress is not None:
             self.progress(t, t)
 

@@ -257,6 +257,7 @@ class SimulatedBroker:
         self.placement_check = placement_check
         self._credit = self.short_cash is ShortCash.CREDIT
         self._step = account.currency.step  # one minor unit, as a Decimal
+        self._zero = Money(0, account.currency)
         self.commission_model = resolve_commission(commission)
         self._counts_month = self.commission_model.uses_month_volume
         self.slippage_model = resolve_slippage(slippage)
@@ -638,7 +639,11 @@ class SimulatedBroker:
                         w, ts, ReasonCode.INSUFFICIENT_BUYING_POWER, f"needs {Money(need, acct.currency)}"
                     )
                 else:
-                    n = gk.affordable_lots(abs(opening), available, cost) if self.partial_fills else 0
+                    n = (
+                        gk.affordable_lots(abs(opening), available, cost, over=True)
+                        if self.partial_fills
+                        else 0
+                    )
                     if n == 0:
                         self._refuse(
                             w,
@@ -1202,15 +1207,17 @@ class SimulatedBroker:
             return want  # a credited short is not checked (ShortCash.CREDIT)
         rate = acct.im_rate_ppm(w.order.symbol, w.order.side)
         base = acct.base_im_rate_ppm
-        own = acct.reserved_for(w.order.order_id).minor if w.reserved else 0
         # What the account has less what *other* orders hold. Not ``buying_power + own``:
         # buying power is floored at zero, so after cash fell below the reservations (a
         # fee, a loss) that sum would let this order spend money the account no longer has.
+        # (The ledger's integers directly, as ``_place`` reads them: no ``Money`` per fill.)
         with acct.lock:
+            book = acct._reservations
+            own = book.remaining(w.order.order_id) if w.reserved else 0
             if self._credit:
-                available = credit_available(acct.cash.minor, acct.reserved.minor - own, credit)
+                available = credit_available(acct._cash, book.total - own, credit)
             else:
-                available = acct.gross_buying_power.minor - acct.reserved.minor + own + credit
+                available = acct._gross_buying_power() - book.total + own + credit
         if self.fixed_fee_per is FixedFeePer.LEG:
             # The opening side is its own order: its lots, notional and commission so far.
             c_lots, c_notional, c_paid = w.closed
@@ -1465,7 +1472,9 @@ class SimulatedBroker:
         s[2](v, inst.quantity(w.lots))
         s[3](v, inst.quantity(w.filled))
         s[4](v, avg)
-        s[5](v, Money(w.commission, self.account.currency))
+        comm = w.commission
+        # Nothing charged yet (every view at placement): one shared zero (Money is immutable).
+        s[5](v, self._zero if comm == 0 else Money(comm, self.account.currency))
         s[6](v, w.reason if w.reason is not None else w.cut)
         s[7](v, tuple(w.history))
         return v

@@ -57,17 +57,18 @@ def check_short(inst: Instrument, cash_account: bool, opening_lots: int) -> Verd
     return ALLOWED
 
 
-def affordable_lots(max_lots: int, available: int, cost: Callable[[int], int]) -> int:
+def affordable_lots(max_lots: int, available: int, cost: Callable[[int], int], *, over: bool = False) -> int:
     """Return the largest ``n <= max_lots`` with ``cost(n) <= available`` (0 if none).
 
     ``cost`` must be non-decreasing in ``n`` (notional plus commission is), so the
     answer is unique. The search gallops down from ``max_lots`` (an all-in order is
     usually a few lots short of it: the commission) and then bisects, O(log n) even
-    with per-order minimum commissions.
+    with per-order minimum commissions. ``over=True``: the caller already found
+    ``cost(max_lots) > available`` (it is not asked again).
     """
     if max_lots <= 0 or available <= 0:
         return 0
-    if cost(max_lots) <= available:
+    if not over and cost(max_lots) <= available:
         return max_lots
     hi, step = max_lots, 1  # cost(hi) > available
     while True:

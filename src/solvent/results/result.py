@@ -15,7 +15,7 @@ import pandas as pd
 from rich.table import Table
 
 from solvent.accounting.account import Account
-from solvent.execution.broker import OrderView
+from solvent.execution.broker import OrderState, OrderView
 from solvent.model.money import Money
 from solvent.model.orders import Intent, OrderStatus, OrderType, Rejection, TimeInForce
 from solvent.model.records import Fill, ReasonCode, Side, Trade
@@ -73,28 +73,36 @@ def orders_frame(views: Iterable[OrderView]) -> pd.DataFrame:
     when the order was cut at placement to what buying power affords (``reason``
     ``SCALED_DOWN``), sized at the fill for ``order_value`` orders, 0 when refused.
     """
+    return orders_frame_of(
+        (v.order, v.status, v.quantity, v.filled_quantity, v.avg_fill_price, v.commission.amount, v.reason)
+        for v in views
+    )
+
+
+def orders_frame_of(states: Iterable[OrderState]) -> pd.DataFrame:
+    """Return ``orders_frame``'s table from the broker's order states (``order_states()``)."""
     text = _TEXT
     rejected = OrderStatus.REJECTED
     rows = [
         (
-            (o := v.order).order_id,
+            o.order_id,
             o.submitted_at,
             o.symbol,
             o.quantity,
-            _ZERO if v.status is rejected else v.quantity,
+            _ZERO if status is rejected else quantity,
             text[o.type],
             text[o.tif],
             o.limit,
             o.stop,
             o.tag,
             None if o.intent is None else text[o.intent],
-            text[v.status],
-            v.filled_quantity,
-            v.avg_fill_price,
-            v.commission.amount,
-            None if v.reason is None else text[v.reason],
+            text[status],
+            filled,
+            avg,
+            commission,
+            None if reason is None else text[reason],
         )
-        for v in views
+        for o, status, quantity, filled, avg, commission, reason in states
     ]
     return _frame(_ORDER_COLUMNS, rows)
 
@@ -135,7 +143,8 @@ def trades_frame(trades: Iterable[Trade]) -> pd.DataFrame:
             t.entry_order_id,
             t.exit_order_id,
             t.tag,
-            t.net_pnl.amount,
+            # ``net_pnl`` without the intermediate ``Money`` (same currency by construction)
+            Decimal(t.pnl.minor - t.commission.minor).scaleb(-t.pnl.currency.digits),
         )
         for t in trades
     ]
