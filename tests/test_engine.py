@@ -380,3 +380,15 @@ def test_instruments_unknown_symbol_raises_naming_it() -> None:
     data = panel({"AAA": [10.0] * 5})
     with pytest.raises(InvalidInputError, match="ZZZ"):
         backtest(BuyOnce, data, cash=100_000, instruments=[Instrument("ZZZ")])
+
+
+@pytest.mark.parametrize(("day_trading", "bp"), [(False, 60_000.0), (True, 120_000.0)])
+def test_day_trading_account_of_30000_has_4x_buying_power_in_results(day_trading: bool, bp: float) -> None:
+    # Flat $30,000 margin account: 2 x 30,000 overnight, 4 x (30,000 - 0) as a day trader.
+    class Idle(Strategy):
+        def on_bar(self, ctx: Context) -> None:
+            pass
+
+    res = backtest(Idle, panel({"AAA": [10.0] * 5}), cash=30_000, day_trading=day_trading)
+    assert list(res.margin["buying_power"]) == [bp] * 5
+    assert res.settings["day_trading"] is day_trading

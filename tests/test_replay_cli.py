@@ -841,3 +841,19 @@ def test_replay_pdt_off_and_bad_risk_flags(tmp_path: Path) -> None:
     assert exc.value.code == 2
     assert _replay(tmp_path, bars, orders, "--margin-bands", "0.2,0.25,0.1")[0] == 2
     assert _replay(tmp_path, bars, orders, "--holiday", "someday")[0] == 2
+
+
+@pytest.mark.parametrize(("flag", "bp"), [((), "60000.00"), (("--day-trading",), "120000.00")])
+def test_day_trading_flag_30000_margin_account_gets_4x_day_trade_buying_power(
+    tmp_path: Path, flag: tuple[str, ...], bp: str
+) -> None:
+    # $30,000, flat: overnight margin buying power is 2 x 30,000 = 60,000; a pattern day
+    # trader's account (--day-trading) gets 4 x (prior-close NLV 30,000 - MM 0) = 120,000.
+    bars = ["2024-01-02,X,100,100,100,100,1000000", "2024-01-03,X,100,100,100,100,1000000"]
+    code, out = _replay(tmp_path, bars, [], "--account", "margin", *flag, cash="30000")
+    assert code == 0
+    equity = _rows(out / "equity.csv", EQUITY_COLS)
+    assert [row[3] for row in equity] == [bp, bp]
+    doc = json.loads((out / "account.json").read_text())
+    assert doc["mode"] == ("day_trade" if flag else "margin")
+    assert doc["settings"]["day_trading"] is bool(flag)

@@ -263,6 +263,11 @@ def _add_broker_flags(p: argparse.ArgumentParser) -> None:
         metavar="YYYY-MM-DD",
         help="market holiday for the PDT window; repeatable",
     )
+    p.add_argument(
+        "--day-trading",
+        action="store_true",
+        help="a pattern day trader's account: 4x day-trade buying power when prior-close equity >= $25,000",
+    )
 
 
 class RiskFlags(TypedDict):
@@ -273,6 +278,7 @@ class RiskFlags(TypedDict):
     margin_bands: MarginBands | None
     check_extremes: bool
     holidays: tuple[str, ...]
+    day_trading: bool
 
 
 def risk_settings(args: argparse.Namespace) -> RiskFlags:
@@ -289,6 +295,7 @@ def risk_settings(args: argparse.Namespace) -> RiskFlags:
         "margin_bands": bands,
         "check_extremes": args.check_extremes,
         "holidays": tuple(args.holiday or ()),
+        "day_trading": args.day_trading,
     }
 
 

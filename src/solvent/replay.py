@@ -55,6 +55,7 @@ class ReplaySettings:
     margin_bands: MarginBands | None = None
     check_extremes: bool = False
     holidays: tuple[str, ...] = ()
+    day_trading: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,9 @@ def run_replay(bars_path: Path, orders_path: Path, settings: ReplaySettings) -> 
         to_timestamp(v, f"orders.timestamp (row {i + 2})") for i, v in enumerate(orders["timestamp"])
     ]
     instruments = _instruments(bars, orders, settings.tick_size)
-    account = Account(settings.cash, kind=settings.account, instruments=instruments)
+    account = Account(
+        settings.cash, kind=settings.account, instruments=instruments, day_trading=settings.day_trading
+    )
     broker = SimulatedBroker(
         account,
         commission=settings.commission,
@@ -356,6 +359,7 @@ def write_outputs(result: ReplayResult, out: Path, tick: Decimal = Decimal("0.01
             "liquidation": broker.liquidation_policy.value,
             "margin_bands": broker.margin_bands.to_dict(),
             "check_extremes": broker.check_extremes,
+            "day_trading": result.account.day_trading,
             "holidays": [d.isoformat() for d in broker.holidays],
         },
     }

@@ -129,6 +129,7 @@ def backtest(
     margin_bands: MarginBands | Mapping[str, Number] | None = None,
     check_extremes: bool = False,
     holidays: Iterable[Any] | None = None,
+    day_trading: bool = False,
     fill_timing: str = PROFILE,
     derived_prices: str = PROFILE,
     fixed_fee_per: str = PROFILE,
@@ -167,6 +168,10 @@ def backtest(
         (``docs/margin.md``): PDT policy ``"block"`` (default), ``"downgrade"`` or
         ``None``; liquidation policy; band thresholds; check at each bar's adverse
         extreme instead of its close; market holidays for the PDT window.
+    day_trading
+        The account is a pattern day trader's: during a session its buying power is
+        day-trade buying power, 4 × (prior-close NLV − prior-close maintenance margin),
+        while prior-close equity is at least $25,000 (margin accounts only).
     fill_timing
         ``"next_bar"`` (default): an order placed at bar ``t`` fills from bar ``t + 1``.
         ``"same_bar_close"``: it fills at bar ``t``'s close, which the strategy has
@@ -240,7 +245,13 @@ def backtest(
     insts = _instruments(symbols, chosen["derived_prices"], chosen["initial_margin"], lot_size)
     custom = _given_instruments(instruments, symbols)
     insts = [custom.get(i.symbol, i) for i in insts]
-    acct = Account(cash, kind=account, instruments=insts, initial_margin=chosen["initial_margin"])
+    acct = Account(
+        cash,
+        kind=account,
+        instruments=insts,
+        initial_margin=chosen["initial_margin"],
+        day_trading=day_trading,
+    )
     broker = SimulatedBroker(
         acct,
         commission=commission,
@@ -378,6 +389,7 @@ def _build_result(
         "liquidation": broker.liquidation_policy.value,
         "margin_bands": broker.margin_bands.to_dict(),
         "check_extremes": broker.check_extremes,
+        "day_trading": acct.day_trading,
         "trading_state": broker.trading_state.value,
         "halted": broker.halt_reason,
         "fill_timing": broker.fill_timing.value,
