@@ -392,3 +392,18 @@ def test_day_trading_account_of_30000_has_4x_buying_power_in_results(day_trading
     res = backtest(Idle, panel({"AAA": [10.0] * 5}), cash=30_000, day_trading=day_trading)
     assert list(res.margin["buying_power"]) == [bp] * 5
     assert res.settings["day_trading"] is day_trading
+
+
+def test_summary_names_profile_and_permissive_settings_only_when_not_realistic() -> None:
+    from rich.console import Console
+
+    def text(profile: str) -> str:
+        res = backtest(BuyOnce, panel({"AAA": [10.0] * 5}), cash=100_000, profile=profile)
+        console = Console(width=200, record=True)
+        console.print(res.summary())
+        return console.export_text()
+
+    loose = text("vectorbt")
+    assert "vectorbt" in loose and "PERMISSIVE" in loose and "short_cash" in loose
+    strict = text("realistic")
+    assert "PERMISSIVE" not in strict and "profile" not in strict

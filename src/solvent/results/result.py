@@ -271,6 +271,16 @@ class Result:
         by_reason = m.get("rejections_by_reason")
         if isinstance(by_reason, dict):
             rows += [(f"  {reason}", str(count)) for reason, count in by_reason.items()]
+        profile = self.settings.get("profile")
+        if profile not in (None, "realistic"):
+            rows.append(("profile", str(profile)))
+        loose = self.settings.get("permissive")
+        if loose:
+            # The settings that switch a protection off: the numbers above rely on them.
+            rows.append(("PERMISSIVE", ", ".join(map(str, loose))))
+        halted = self.settings.get("halted")
+        if halted:
+            rows.append(("HALTED", str(halted)))
         for name, value in rows:
             table.add_row(name, value)
         return table
