@@ -35,7 +35,7 @@ from rich.console import Console  # noqa: E402
 
 from benchmarks import report  # noqa: E402
 from benchmarks.data import DATASETS, build  # noqa: E402
-from benchmarks.engines import ENGINES, MAIN, VARIANTS  # noqa: E402
+from benchmarks.engines import ENGINES, MAIN, OVERHEADS, VARIANTS  # noqa: E402
 from benchmarks.engines.common import Outcome  # noqa: E402
 from benchmarks.parity import Parity, compare  # noqa: E402
 
@@ -223,6 +223,31 @@ def profiles(
     return out
 
 
+def overheads(
+    files: dict[str, Path], datasets: list[str], engines: list[str], repeats: int, tmp: Path, console: Console
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Time each (base, variant) pair alternately in one process (``benchmarks/overhead.py``)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for base, variant, _limit, label in OVERHEADS:
+        if base not in engines or variant not in engines:
+            continue
+        for d in datasets:
+            path = tmp / f"overhead-{base}-{d}.json"
+            data, tail = _worker(
+                ["benchmarks.overhead", base, variant, str(files[d]), "--repeats", str(repeats), str(path)]
+            )
+            if data is None:
+                console.print(f"[red]overhead {label} on {d} failed[/red]\n{tail}")
+                continue
+            out[(label, d)] = data
+            if "skipped" not in data:
+                console.print(
+                    f"overhead {label} on {d}: {100 * (data['ratio'] - 1):+.1f} %"
+                    f" ({data['base_s']:.3f} s vs {data['variant_s']:.3f} s)"
+                )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -236,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-slow", action="store_true", help="drop Backtrader on b (about a minute per run)")
     ap.add_argument("--no-first-call", action="store_true", help="skip the numba first-call timings")
     ap.add_argument("--no-profile", action="store_true", help="skip the pyinstrument profiles")
+    ap.add_argument("--no-overhead", action="store_true", help="skip the paired overhead timings")
     ap.add_argument("--out", type=Path, default=None, help="markdown report (default benchmarks/RESULTS.md)")
     args = ap.parse_args(argv)
 
@@ -274,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         results = measure_all(engines, datasets, runs, files, tmp, console, SLOW if args.skip_slow else set())
         parity_ok = check_parity(results, datasets, engines)
         first = {} if args.no_first_call else first_calls(files, engines, tmp, console)
+        over = (
+            {}
+            if args.no_overhead
+            else overheads(files, datasets, engines, 3 if args.quick else 7, tmp, console)
+        )
         profs = {} if args.no_profile or REFERENCE not in engines else profiles(files, datasets, tmp, console)
     elapsed = time.time() - started
 
@@ -289,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         engines=engines,
         results=results,
         first=first,
+        overheads=over,
         profiles=profs,
         parity_ok=parity_ok,
         elapsed=elapsed,
