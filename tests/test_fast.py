@@ -16,7 +16,7 @@ import pytest
 import solvent
 from solvent.data import BarData
 from solvent.errors import InvalidInputError, PrecisionError
-from solvent.execution.costs import PerShare, Tiered, VolumeShareImpact
+from solvent.execution.costs import FixedBps, FixedPerOrder, PerShare, Tiered, VolumeShareImpact
 from solvent.fast import FastResult, NotLoweredError, _loop, from_signals, from_targets
 from solvent.fast.twin import SignalStrategy
 from solvent.model.instrument import AssetClass, Instrument
@@ -268,6 +268,228 @@ def test_exact_equity_and_float_view_agree() -> None:
     assert res.equity_minor.dtype == np.int64
     assert res.settings["account"] == "margin"
     assert "FastResult(3 bars" in repr(res)
+
+
+# -- profiles and their settings (issue 7 §1) ---------------------------------------------
+
+
+def test_default_profile_is_realistic_but_for_volume_cap_and_pdt() -> None:
+    panel = bars(["X"], [[10]] * 3)
+    res = from_signals(panel, signal(panel, X=[0]), size=1, cash=100)
+    s = res.settings
+    assert (s["profile"], s["fill_timing"], s["derived_prices"], s["short_cash"]) == (
+        "realistic", "next_bar", "tick", "reg_t",
+    )  # fmt: skip
+    assert (s["initial_margin"], s["placement_check"], s["unfunded"], s["zero_volume"]) == (
+        D("0.5"), True, "defer", "defer",
+    )  # fmt: skip
+    # The fast path's own defaults (issue 6): no volume cap, no PDT rule; both are listed.
+    assert (s["volume_limit"], s["pdt"], s["look_ahead"]) == (None, None, False)
+    assert s["permissive"] == ["volume_limit", "pdt"]
+    capped = from_signals(panel, signal(panel, X=[0]), size=1, cash=100, volume_limit=0.1)
+    assert capped.settings["volume_limit"] == D("0.1")
+    assert capped.settings["permissive"] == ["pdt"]
+
+
+def test_peer_profile_settings_recorded_and_overridden() -> None:
+    panel = bars(["X"], [[10]] * 3)
+    bt = from_signals(panel, signal(panel, X=[0]), size=1, cash=100, profile="backtrader")
+    s = bt.settings
+    assert (s["profile"], s["fixed_fee_per"], s["short_cash"], s["partial_fills"], s["unfunded"]) == (
+        "backtrader", "leg", "credit", False, "cancel",
+    )  # fmt: skip
+    assert s["permissive"] == ["short_cash", "zero_volume", "volume_limit", "pdt"]
+    # A keyword given explicitly wins over the profile's value.
+    own = from_targets(
+        panel,
+        pd.DataFrame({"X": [0.1] * 3}, index=DAYS[:3]),
+        cash=100,
+        profile="vectorbt",
+        fill_timing="next_bar",
+    )
+    assert (own.settings["profile"], own.settings["fill_timing"], own.settings["look_ahead"]) == (
+        "vectorbt", "next_bar", False,
+    )  # fmt: skip
+    assert own.settings["permissive"] == [
+        "short_cash",
+        "placement_check",
+        "zero_volume",
+        "volume_limit",
+        "pdt",
+    ]
+
+
+def test_same_bar_close_fills_at_the_signal_bars_close() -> None:
+    panel = bars(["X"], [[10], [11], [12], [13]], [[10.5], [11.2], [12.9], [13.5]])
+    entries, exits = signal(panel, X=[0]), signal(panel, X=[2])
+    res = from_signals(panel, entries, exits, size=10, cash=1_000, fill_timing="same_bar_close")
+    # Look-ahead: bought at bar 0's close 10.50 (cash 895.00), sold at bar 2's close 12.90.
+    assert fills(res) == [
+        ("o1", "X", "BUY", D(10), D("10.50"), D("0.00")),
+        ("o2", "X", "SELL", D(10), D("12.90"), D("0.00")),
+    ]
+    assert res.fills["timestamp"].tolist() == [DAYS[0], DAYS[2]]
+    # Equity after the close fills: 895 + 105.00; 895 + 112.00; 895 + 129.00 = 1,024.00.
+    assert res.equity_minor[:, 0].tolist() == [100_000, 100_700, 102_400, 102_400]
+    assert res.settings["look_ahead"] and "fill_timing" in res.settings["permissive"]
+    # Next-bar fills: 11.00 in, 13.00 out.
+    assert from_signals(panel, entries, exits, size=10, cash=1_000).final_equity.tolist() == [D("1020.00")]
+
+
+def test_zero_volume_fill_trades_on_the_empty_bar_uncapped() -> None:
+    panel = bars(["X"], [[10], [11], [12], [13]], volume=[[100], [0], [100], [100]])
+    res = from_signals(panel, signal(panel, X=[0]), size=20, cash=1_000, volume_limit=0.1, zero_volume="fill")
+    # Bar 1 has no volume data: it fills all 20 at 11.00, past the 10% cap (10 of 100).
+    assert fills(res) == [("o1", "X", "BUY", D(20), D("11.00"), D("0.00"))]
+    assert res.rejections.empty
+    assert res.settings["permissive"] == ["zero_volume", "pdt"]
+
+
+def test_credit_shorts_unchecked_and_proceeds_fund_buys() -> None:
+    panel = bars(["X", "Y"], [[100, 50]] * 4)
+    shorts = signal(panel, X=[0])
+    reg_t = from_signals(panel, signal(panel), short_entries=shorts, size=50, cash=1_000)
+    # Reg T: 1,000.00 of equity buys 2,000.00 of short at 50%: cut to 20 of the 50.
+    assert fills(reg_t) == [("o1", "X", "SELL_SHORT", D(20), D("100.00"), D("0.00"))]
+    longs = signal(panel, Y=[1])
+    credit = from_signals(
+        panel, longs, short_entries=shorts, size=50, cash=1_000, short_cash="credit", group=True
+    )
+    # Credited: all 50 short at 100.00 (cash 6,000.00); the buy of 50 Y at 50.00 (2,500.00)
+    # is checked against that cash, proceeds included.
+    assert fills(credit) == [
+        ("o1", "X", "SELL_SHORT", D(50), D("100.00"), D("0.00")),
+        ("o2", "Y", "BUY", D(50), D("50.00"), D("0.00")),
+    ]
+    assert credit.cash_minor.tolist() == [350_000]
+    assert credit.settings["permissive"] == ["short_cash", "volume_limit", "pdt"]
+
+
+def test_fixed_fee_per_leg_charges_a_flip_twice() -> None:
+    panel = bars(["X"], [[10]] * 5)
+    weights = pd.DataFrame({"X": [0.5, 0.5, -0.5, -0.5, -0.5]}, index=DAYS[:5])
+    kw: dict[str, Any] = {"cash": 1_000, "commission": FixedPerOrder("1.00")}
+    per_order = from_targets(panel, weights, **kw)
+    per_leg = from_targets(panel, weights, fixed_fee_per="leg", **kw)
+    # Bar 1: buy 50 at 10.00 and 1.00 (cash 499.00). Bar 2: NLV 999.00, target
+    # -999 x 0.5 / 10 = -49.95 -> -49: one order of -99 crossing zero at bar 3.
+    # Per order its 1.00 is split 50 : 49 (0.51 and 0.49); per leg each leg pays 1.00 and
+    # the 2.00 is split the same way (1.01 and 0.99).
+    assert fills(per_order)[1:] == [
+        ("o2", "X", "SELL", D(50), D("10.00"), D("0.51")),
+        ("o2", "X", "SELL_SHORT", D(49), D("10.00"), D("0.49")),
+    ]
+    assert fills(per_leg)[1:] == [
+        ("o2", "X", "SELL", D(50), D("10.00"), D("1.01")),
+        ("o2", "X", "SELL_SHORT", D(49), D("10.00"), D("0.99")),
+    ]
+    # 499.00 + 990.00 - fees, less the short's 490.00.
+    assert per_order.final_equity.tolist() == [D("998.00")]
+    assert per_leg.final_equity.tolist() == [D("997.00")]
+
+
+def test_no_placement_check_cuts_at_the_fill_and_cancel_drops_the_rest() -> None:
+    panel = bars(["X"], [[10]] * 4)
+    kw: dict[str, Any] = {"size": 150, "cash": 1_000, "account": "cash"}
+    checked = from_signals(panel, signal(panel, X=[0]), **kw)
+    # Placement check: 150 x 10.00 > 1,000.00, cut when placed to 100; nothing refused.
+    assert fills(checked) == [("o1", "X", "BUY", D(100), D("10.00"), D("0.00"))]
+    assert checked.rejections.empty
+    unchecked = from_signals(panel, signal(panel, X=[0]), placement_check=False, **kw)
+    # Accepted whole; the fill affords 100 and the other 50 keep working. The note (once
+    # per order) is taken when the check falls short, with the 150 then left.
+    assert fills(unchecked) == fills(checked)
+    rej = unchecked.rejections.iloc[0]
+    assert (rej.timestamp, rej.quantity, rej.reason, rej.at_fill) == (
+        DAYS[1], D(150), "INSUFFICIENT_BUYING_POWER", True,
+    )  # fmt: skip
+    cancelled = from_signals(panel, signal(panel, X=[0]), placement_check=False, unfunded="cancel", **kw)
+    # Cancelled instead: refused at the fill for the 50 it could not fund, and gone.
+    assert fills(cancelled) == fills(checked)
+    assert cancelled.rejections[["timestamp", "quantity", "reason"]].values.tolist() == [
+        [DAYS[1], D(50), "INSUFFICIENT_BUYING_POWER"]
+    ]
+    refused = from_signals(
+        panel, signal(panel, X=[0]), placement_check=False, unfunded="cancel", partial_fills=False, **kw
+    )
+    assert refused.fill_records.shape[0] == 0
+    assert refused.rejections["quantity"].tolist() == [D(150)]
+
+
+def test_exact_derived_prices_keep_slippage_unrounded() -> None:
+    panel = bars(["X"], [[10.01]] * 3)
+    kw: dict[str, Any] = {"size": 100, "cash": 2_000, "slippage": FixedBps(5)}
+    tick = from_signals(panel, signal(panel, X=[0]), **kw)
+    exact = from_signals(panel, signal(panel, X=[0]), derived_prices="exact", **kw)
+    # 10.01 x 1.0005 = 10.015005: rounded adverse to the cent (10.02), or kept exact.
+    assert fills(tick) == [("o1", "X", "BUY", D(100), D("10.02"), D("0.00"))]
+    assert fills(exact) == [("o1", "X", "BUY", D(100), D("10.015005"), D("0.00"))]
+    # 1,001.5005 is booked half-even to the cent: 1,001.50 (slippage 0.50).
+    assert exact.cash_minor.tolist() == [200_000 - 100_150]
+    assert exact.fills["slippage"].tolist() == [D("0.50")]
+
+
+def test_initial_margin_and_lot_size_make_the_instruments() -> None:
+    panel = bars(["X"], [[10]] * 3)
+    reg_t = from_signals(panel, signal(panel, X=[0]), size=150, cash=1_000)
+    # Reg T: 1,000.00 of equity buys 2,000.00: all 150 (cash -500.00).
+    assert fills(reg_t) == [("o1", "X", "BUY", D(150), D("10.00"), D("0.00"))]
+    unlevered = from_signals(panel, signal(panel, X=[0]), size=150, cash=1_000, initial_margin=1)
+    # Margin 100% (backtesting.py's margin=1): buying power is the equity, 100 shares.
+    assert fills(unlevered) == [("o1", "X", "BUY", D(100), D("10.00"), D("0.00"))]
+    with pytest.raises(PrecisionError):
+        from_signals(panel, signal(panel, X=[0]), size="2.5", cash=1_000)
+    tenths = from_signals(panel, signal(panel, X=[0]), size="2.5", cash=1_000, lot_size="0.1")
+    assert fills(tenths) == [("o1", "X", "BUY", D("2.5"), D("10.00"), D("0.00"))]
+    assert tenths.settings["lot_size"] == D("0.1")
+
+
+def test_pdt_policy_accepted_only_where_no_day_trade_can_happen() -> None:
+    daily = bars(["X"], [[10]] * 3)
+    ok = from_signals(daily, signal(daily, X=[0]), size=1, cash=100, pdt="block")
+    assert ok.settings["pdt"] == "block"
+    assert "pdt" not in ok.settings["permissive"]
+    assert from_signals(daily, signal(daily, X=[0]), size=1, cash=100, pdt="off").settings["pdt"] is None
+    with pytest.raises(NotLoweredError, match="same-bar"):
+        from_signals(daily, signal(daily, X=[0]), cash=100, pdt="block", fill_timing="same_bar_close")
+    stamps = pd.DatetimeIndex(["2024-01-02 09:30", "2024-01-02 09:31", "2024-01-03 09:30"])
+    o = np.full((3, 1), 10.0)
+    minutes = BarData(stamps.values, ["X"], o, o, o, o, np.full((3, 1), 1e6))
+    entries = np.array([True, False, False])
+    with pytest.raises(NotLoweredError, match="2024-01-02 09:30"):
+        from_signals(minutes, entries, cash=100, pdt="downgrade")
+    # A cash account is not subject to the rule.
+    assert from_signals(minutes, entries, cash=100, account="cash", pdt="block").settings["pdt"] == "block"
+
+
+def test_bad_profile_and_settings_refused_by_name() -> None:
+    panel = bars(["X"], [[10]] * 3)
+    entries = signal(panel, X=[0])
+    with pytest.raises(InvalidInputError, match="'realistic', 'vectorbt'"):
+        from_signals(panel, entries, cash=100, profile="zipline")
+    for name, value in [
+        ("fill_timing", "next_open"),
+        ("zero_volume", "skip"),
+        ("short_cash", True),
+        ("fixed_fee_per", "trade"),
+        ("unfunded", "drop"),
+        ("placement_check", "yes"),
+        ("derived_prices", "float"),
+        ("initial_margin", 2),
+        ("pdt", "sometimes"),
+    ]:
+        with pytest.raises(InvalidInputError, match=name):
+            from_signals(panel, entries, cash=100, **{name: value})
+
+
+def test_target_too_large_for_int64_refused() -> None:
+    panel = bars(["X"], [[10]] * 3)
+    weights = pd.DataFrame({"X": [1.0] * 3}, index=DAYS[:3])
+    # Exact prices: a lot of 10.00 is 1e7 ticks and k = 1/10,000, so NLV 1e12 cents x
+    # 1e6 ppm x 10,000 would overflow 64 bits in the target's numerator.
+    with pytest.raises(NotLoweredError, match="64-bit"):
+        from_targets(panel, weights, cash=10_000_000_000, derived_prices="exact")
+    assert from_targets(panel, weights, cash=10_000_000_000).positions.tolist() == [D(1_000_000_000)]
 
 
 # -- bad input ---------------------------------------------------------------------------

@@ -6,9 +6,16 @@ then compares every fill leg (timestamp, order id, symbol, side, quantity, price
 commission, slippage), every refusal (order id, symbol, timestamp, quantity, reason,
 at fill), equity after every bar and the final cash, all in exact minor units.
 
+Hypothesis also draws a profile (``solvent.profiles``) and overrides of its settings
+(fill timing, derived prices, fixed fee per leg, credited shorts, initial margin,
+placement check, partial fills, unfunded entries, zero-volume bars), the lot size and
+the PDT policy, and passes the same keywords to both engines.
+
 The fast path has no margin monitor: from the first bar at which an account is in a
 margin call (``FastResult.first_call``) the event engine goes reduce-only and
-liquidates. Scenarios that reach one are compared up to and including that bar.
+liquidates. Scenarios that reach one are compared up to and including that bar (up to
+the bar before it with same-bar fills, where the liquidation fills at the call bar's
+close).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,8 +42,9 @@ from solvent.execution.costs import (
     PercentOfValue,
     PerShare,
 )
-from solvent.fast import FastResult, from_signals, from_targets
+from solvent.fast import FastResult, NotLoweredError, from_signals, from_targets
 from solvent.fast.twin import SignalStrategy, TargetStrategy
+from solvent.profiles import PROFILES
 
 COMMISSIONS: list[Any] = [
     None,
@@ -48,7 +57,7 @@ COMMISSIONS: list[Any] = [
 SLIPPAGES: list[Any] = [None, FixedBps(5), HalfSpread(20)]
 SIZES: list[Any] = ["all", "50%", "150%", 7, 120]
 SETTINGS = settings(
-    max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
 )
 
 
@@ -115,22 +124,44 @@ def _event_refusals(ev: solvent.Result) -> list[tuple[Any, ...]]:
     ]
 
 
-def assert_same(res: FastResult, a: int, ev: solvent.Result) -> None:
-    """Assert account ``a`` of ``res`` equals ``ev`` (up to its first margin call)."""
+def assert_same(res: FastResult, a: int, ev: solvent.Result, *, same_settings: bool = False) -> None:
+    """Assert account ``a`` of ``res`` equals ``ev`` (up to its first margin call).
+
+    ``same_settings``: both ran with the same keywords; their recorded profile,
+    settings and ``permissive`` lists must agree too.
+    """
     call = int(res.first_call[a])
     end = len(res.index) - 1 if call < 0 else call
-    last = res.index[end]
+    if call >= 0 and res.settings["look_ahead"]:
+        end = call - 1  # the event engine's liquidation fills at the call bar's close
+    last = res.index[end] if end >= 0 else res.index[0] - pd.Timedelta(1, "ns")
     fast_fills = [f for f in _fast_fills(res, a) if f[0] <= last]
     event_fills = [f for f in _event_fills(ev) if f[0] <= last]
     assert fast_fills == event_fills
     # Refusals of orders placed on the call bar may differ (the event engine is reduce-only).
-    fast_refusals = [r for r in _fast_refusals(res, a) if r[2] < last or call < 0]
-    event_refusals = [r for r in _event_refusals(ev) if r[2] < last or call < 0]
+    fast_refusals = [r for r in _fast_refusals(res, a) if call < 0 or r[2] < res.index[call]]
+    event_refusals = [r for r in _event_refusals(ev) if call < 0 or r[2] < res.index[call]]
     assert fast_refusals == event_refusals
     assert np.array_equal(res.equity_minor[: end + 1, a], ev.equity_minor[: end + 1])
     if call < 0:
         assert res.cash_minor[a] == ev.cash_minor[-1]
+    # The same profile and settings in force, and the same ones called permissive.
+    for key in ("profile", *PROFILES["realistic"].settings, "permissive") if same_settings else ():
+        assert res.settings[key] == ev.settings[key], key
 
+
+#: Values each profile setting may be overridden with (``None`` drawn: the profile's).
+OVERRIDES: dict[str, list[Any]] = {
+    "fill_timing": ["next_bar", "same_bar_close"],
+    "derived_prices": ["tick", "exact"],
+    "fixed_fee_per": ["order", "leg"],
+    "short_cash": ["reg_t", "credit"],
+    "initial_margin": [Decimal("0.5"), Decimal(1), Decimal("0.25")],
+    "placement_check": [True, False],
+    "partial_fills": [True, False],
+    "unfunded": ["defer", "cancel"],
+    "zero_volume": ["defer", "fill"],
+}
 
 scenario = st.fixed_dictionaries(
     {
@@ -143,22 +174,38 @@ scenario = st.fixed_dictionaries(
         "commission": st.sampled_from(range(len(COMMISSIONS))),
         "slippage": st.sampled_from(range(len(SLIPPAGES))),
         "volume_limit": st.sampled_from([None, Decimal("0.1"), Decimal("0.5")]),
-        "partial_fills": st.booleans(),
         "group": st.booleans(),
         "shorts": st.booleans(),
+        "profile": st.sampled_from(list(PROFILES)),
+        "overrides": st.fixed_dictionaries(
+            {k: st.one_of(st.none(), st.sampled_from(v)) for k, v in OVERRIDES.items()}
+        ),
+        "lot_size": st.sampled_from([1, Decimal("0.1")]),
+        "pdt": st.sampled_from([None, "block"]),
     }
 )
 
 
 def _costs(sc: dict[str, Any]) -> dict[str, Any]:
-    return {
+    """Return the keywords both engines get: costs, limits, the profile and its overrides."""
+    kw = {
         "cash": sc["cash"],
         "account": sc["account"],
         "commission": COMMISSIONS[sc["commission"]],
         "slippage": SLIPPAGES[sc["slippage"]],
         "volume_limit": sc["volume_limit"],
-        "partial_fills": sc["partial_fills"],
+        "profile": sc["profile"],
+        "lot_size": sc["lot_size"],
+        "pdt": sc["pdt"],
     }
+    kw.update({k: v for k, v in sc["overrides"].items() if v is not None})
+    return kw
+
+
+def _pdt_refused(sc: dict[str, Any], kw: dict[str, Any]) -> bool:
+    """Return whether the fast path refuses the scenario's PDT policy (same-bar fills)."""
+    timing = kw.get("fill_timing", PROFILES[sc["profile"]].settings["fill_timing"])
+    return sc["pdt"] is not None and sc["account"] == "margin" and timing == "same_bar_close"
 
 
 @SETTINGS
@@ -180,6 +227,10 @@ def test_random_signals_match_event_engine_to_the_cent(sc: dict[str, Any], size:
     shorts: dict[str, Any] = {}
     if sc["shorts"]:
         shorts = {"short_entries": frame(se), "short_exits": frame(sx)}
+    if _pdt_refused(sc, kw):
+        with pytest.raises(NotLoweredError, match="pdt"):
+            from_signals(panel, frame(le), frame(lx), size=size, group=sc["group"], **shorts, **kw)
+        return
     res = from_signals(panel, frame(le), frame(lx), size=size, group=sc["group"], **shorts, **kw)
     if sc["group"]:
         runs = [(0, syms, slice(None))]
@@ -188,7 +239,7 @@ def test_random_signals_match_event_engine_to_the_cent(sc: dict[str, Any], size:
     for a, symbols, cols in runs:
         strat = SignalStrategy(symbols, le[:, cols], lx[:, cols], se[:, cols], sx[:, cols], size=size)
         ev = solvent.backtest(strat, panel, **kw)
-        assert_same(res, a, ev)
+        assert_same(res, a, ev, same_settings=True)
 
 
 @SETTINGS
@@ -208,6 +259,10 @@ def test_random_targets_match_event_engine_to_the_cent(
         weights[t] = current
     frame = pd.DataFrame(weights, index=pd.DatetimeIndex(panel.timestamps), columns=list(panel.symbols))
     kw = _costs(sc)
+    if _pdt_refused(sc, kw):
+        with pytest.raises(NotLoweredError, match="pdt"):
+            from_targets(panel, frame, group=sc["group"], **kw)
+        return
     res = from_targets(panel, frame, group=sc["group"], **kw)
     syms = list(panel.symbols)
     if sc["group"]:
@@ -216,7 +271,7 @@ def test_random_targets_match_event_engine_to_the_cent(
         runs = [(j, [s], slice(j, j + 1)) for j, s in enumerate(syms)]
     for a, symbols, cols in runs:
         ev = solvent.backtest(TargetStrategy(symbols, weights[:, cols]), panel, **kw)
-        assert_same(res, a, ev)
+        assert_same(res, a, ev, same_settings=True)
 
 
 def _sma_signals(close: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:

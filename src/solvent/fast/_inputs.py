@@ -9,11 +9,10 @@ where it applies, the timestamp.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -77,14 +76,10 @@ class Layout:
     slots: I64  # (M,): input columns, account by account
 
 
-@lru_cache(maxsize=4096)
-def _default_instrument(symbol: str) -> Instrument:
-    """Return the US-equity default ``Instrument`` of ``symbol`` (immutable, so shared)."""
-    return Instrument(symbol)
-
-
 def _instruments(
-    panel: BarData, given: Mapping[str, Instrument] | Sequence[Instrument] | None
+    panel: BarData,
+    given: Mapping[str, Instrument] | Sequence[Instrument] | None,
+    default: Callable[[str], Instrument],
 ) -> list[Instrument]:
     by_symbol: dict[str, Instrument] = {}
     if given is not None:
@@ -97,7 +92,7 @@ def _instruments(
             by_symbol[inst.symbol] = inst
     out = []
     for sym in panel.symbols:
-        inst = by_symbol.get(sym) or _default_instrument(sym)
+        inst = by_symbol.get(sym) or default(sym)
         if inst.asset_class is AssetClass.FUTURE or inst.initial_margin_fixed is not None:
             raise NotLoweredError(f"{sym}.asset_class", inst.asset_class.value, "futures are not lowered")
         if inst.borrow_ppm:
@@ -150,13 +145,18 @@ def _dividends(panel: BarData, insts: list[Instrument]) -> I64:
 
 
 def market(
-    data: BarData | Any, instruments: Mapping[str, Instrument] | Sequence[Instrument] | None
+    data: BarData | Any,
+    instruments: Mapping[str, Instrument] | Sequence[Instrument] | None,
+    default: Callable[[str], Instrument],
 ) -> Market:
-    """Return the bars of ``data`` on the integer grid of each symbol's instrument."""
+    """Return the bars of ``data`` on the integer grid of each symbol's instrument.
+
+    ``default(symbol)`` makes the instrument of a symbol not in ``instruments``.
+    """
     panel = data if isinstance(data, BarData) else from_frame(data)
     if len(panel) == 0:
         raise InvalidInputError("data", panel, "has no bars")
-    insts = _instruments(panel, instruments)
+    insts = _instruments(panel, instruments, default)
     tick = readonly(np.array([float(i.tick_size) for i in insts], dtype=np.float64))
     lot = readonly(np.array([float(i.lot_size) for i in insts], dtype=np.float64))
     inst = np.zeros((len(insts), ly.NI), dtype=np.int64)

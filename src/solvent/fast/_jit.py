@@ -21,7 +21,7 @@ from numba import njit
 from numba.extending import register_jitable
 
 from solvent.accounting import rules
-from solvent.execution import costs
+from solvent.execution import costs, policies
 from solvent.fast import decide
 
 #: The accounting rules the fast path uses (``solvent.accounting.rules``).
@@ -44,6 +44,8 @@ RULES = (
 )
 #: The integer cores of the cost models (``solvent.execution.costs``).
 COST_CORES = ("value_fee", "per_share_fee", "fixed_fee", "slip_ticks")
+#: The broker-setting rules of ``solvent.execution.policies``.
+POLICIES = ("credit_available",)
 #: The fast path's own decision rules (``solvent.fast.decide``), shared with the twins.
 DECISIONS = ("resolve_action", "already_heading", "orders_for", "target_lots")
 
@@ -57,7 +59,8 @@ _PACKAGE = Path(__file__).resolve().parent
 def _dependencies() -> list[str]:
     """Return the source files compiled into the fast path's kernels."""
     files = sorted(str(p) for p in _PACKAGE.glob("*.py"))
-    return [*files, str(Path(rules.__file__).resolve()), str(Path(costs.__file__).resolve())]
+    shared = (rules.__file__, costs.__file__, policies.__file__)
+    return [*files, *(str(Path(f).resolve()) for f in shared)]
 
 
 def _install_dependency_stamps() -> None:
@@ -105,16 +108,24 @@ def _install_dependency_stamps() -> None:
     impl._locator_classes[:0] = ours
 
 
+#: Options of every compiled function here. numba accepts them but does not declare
+#: them in its stubs. Each one removes code numba would otherwise generate, type and
+#: optimize for every function (measured in docs/fast.md, *Speed and compilation*):
+#: no C-callable wrapper (nothing calls these from C), and no reference counting
+#: (``_nrt=False``: the loop allocates nothing, its arrays belong to the caller).
+_LEAN: dict[str, Any] = {"no_cfunc_wrapper": True, "_nrt": False}
+#: ... and no Python entry wrapper for functions only compiled code calls.
+_INTERNAL: dict[str, Any] = {"no_cpython_wrapper": True, **_LEAN}
+
+
 def internal(fn: F) -> F:
     """Compile ``fn`` for calls from compiled code only (no Python or C entry wrapper)."""
-    # Target options numba accepts but does not declare in its stubs.
-    options: dict[str, Any] = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
-    return cast(F, njit(**options)(fn))
+    return cast(F, njit(**_INTERNAL)(fn))
 
 
 def kernel(fn: F) -> F:
     """Compile ``fn`` as an entry point, cached on disk (``__pycache__`` next to it)."""
-    return cast(F, njit(cache=True)(fn))
+    return cast(F, njit(cache=True, **_LEAN)(fn))
 
 
 def register() -> None:
@@ -122,12 +133,16 @@ def register() -> None:
     global _done  # noqa: PLW0603 - a one-time registration flag
     if _done:
         return
+    # Compiled for calls from compiled code only, as ``internal`` functions are.
+    shared = register_jitable(**_INTERNAL)
     for name in RULES:
-        register_jitable(getattr(rules, name))
+        shared(getattr(rules, name))
     for name in COST_CORES:
-        register_jitable(getattr(costs, name))
+        shared(getattr(costs, name))
+    for name in POLICIES:
+        shared(getattr(policies, name))
     for name in DECISIONS:
-        register_jitable(getattr(decide, name))
+        shared(getattr(decide, name))
     _install_dependency_stamps()
     _done = True
 

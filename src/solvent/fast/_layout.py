@@ -53,7 +53,14 @@ P_MODE = _i(13)  # MODE_SIGNALS or MODE_TARGETS
 P_AT_RISK = _i(14)  # margin bands (ppm of NLV / gross exposure), the monitor's defaults
 P_CALL = _i(15)
 P_LIQUIDATING = _i(16)
-NP = _i(17)
+# The broker settings a profile chooses (``execution.policies``), 1 for the permissive value.
+P_SAME_BAR = _i(17)  # fill_timing="same_bar_close": a second pass at the decision bar's close
+P_ZERO_FILL = _i(18)  # zero_volume="fill": a zero-volume bar fills as one without volume data
+P_CREDIT = _i(19)  # short_cash="credit": shorts unchecked, buys checked against cash
+P_LEG_FEES = _i(20)  # fixed_fee_per="leg": a flip's legs are charged as two orders
+P_PLACE_CHECK = _i(21)  # placement_check: check and reserve entries when placed
+P_CANCEL = _i(22)  # unfunded="cancel": what the fill cannot fund is cancelled
+NP = _i(23)
 
 MODE_SIGNALS = _i(0)
 MODE_TARGETS = _i(1)
@@ -128,7 +135,10 @@ O_BAR = _i(12)  # bar it was placed after (fills from the next one)
 O_ID = _i(13)
 O_SIDE = _i(14)  # +1 buy, -1 sell
 O_ALIVE = _i(15)
-NO = _i(16)
+O_C_LOTS = _i(16)  # the closing side's lots, notional and commission (fixed_fee_per="leg")
+O_C_NOTIONAL = _i(17)
+O_C_PAID = _i(18)
+NO = _i(19)
 
 # -- commission components (CM[column, component, :]) -----------------------------------
 C_TYPE = _i(0)
@@ -187,4 +197,5 @@ REASONS = (
 N_FILLS = _i(0)
 N_REJ = _i(1)
 N_UNSETTLED = _i(2)  # a price the float rule cannot snap: convert exactly and rerun
-NCNT = _i(3)
+N_OVERFLOW = _i(3)  # the bar at which a target would overflow 64 bits, plus one (0: none)
+NCNT = _i(4)

@@ -10,10 +10,18 @@ does with the twin strategies of ``solvent.fast.twin``:
 3. equity (NLV, exact minor units) is recorded, and the first bar at which the margin
    monitor would file the account into a margin call;
 4. the rule decides, for each symbol with a bar, from the signals or the target
-   weights of this bar, and places market orders that can fill from the next bar.
+   weights of this bar, and places market orders that can fill from the next bar;
+5. with ``fill_timing="same_bar_close"`` the orders just placed get one pass at this
+   bar's close (``on_bar_nb`` again, as ``SimulatedBroker.fill_at_close``), and equity
+   is recorded after it.
 
-Outputs are preallocated by the caller; the fill and refusal buffers count past their
-end so the caller can size them exactly and run again if they were too small.
+Outputs and working tables are preallocated by the caller (the loop allocates
+nothing); the fill and refusal buffers count past their end so the caller can size
+them exactly and run again if they were too small.
+
+Constants and shared functions are imported by name, not read as module attributes
+(``ly.Y_QTY``): each attribute read is one more operation for numba to type and lower,
+hundreds of them in the loop (docs/fast.md, *Speed and compilation*).
 """
 
 from __future__ import annotations
@@ -21,15 +29,85 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from solvent.accounting import rules
-from solvent.fast import _broker as br
-from solvent.fast import _layout as ly
-from solvent.fast import _snap, decide
+from solvent.accounting.rules import (
+    BAND_MARGIN_CALL,
+    margin_band,
+    margin_requirement,
+    notional_minor,
+    per_unit_cash,
+)
+from solvent.fast._broker import affordable_nb, close_order_nb, nlv_nb, on_bar_nb, place_nb
 from solvent.fast._jit import kernel
+from solvent.fast._layout import (
+    A_CASH,
+    A_INDEX,
+    A_NEXT_ID,
+    A_NOPEN,
+    A_RESERVED,
+    ACT_NONE,
+    FALSE,
+    FULL_PPM,
+    I_IML,
+    I_IMS,
+    I_KDEN,
+    I_KNUM,
+    I_MML,
+    I_MMS,
+    I_SHORTABLE,
+    MODE_TARGETS,
+    N_OVERFLOW,
+    N_UNSETTLED,
+    NY,
+    O_ALIVE,
+    O_BAR,
+    O_FILLED,
+    O_K,
+    O_LOTS,
+    P_AT_RISK,
+    P_CALL,
+    P_CASH,
+    P_HAS_EXITS,
+    P_HAS_SHORT,
+    P_KIND_CASH,
+    P_LIQUIDATING,
+    P_MODE,
+    P_PCT_DEN,
+    P_PCT_NUM,
+    P_SAME_BAR,
+    P_SIZE_KIND,
+    SIZE_VALUE,
+    TRUE,
+    Y_CLOSE,
+    Y_COL,
+    Y_HIGH,
+    Y_IML,
+    Y_IMS,
+    Y_KDEN,
+    Y_KNUM,
+    Y_LAST,
+    Y_LOW,
+    Y_MARK,
+    Y_MML,
+    Y_MMS,
+    Y_OPEN,
+    Y_PRESENT,
+    Y_QTY,
+    Y_SHORTABLE,
+    Y_SIZE,
+    Y_SLOT,
+    Y_STALE,
+    Y_VOL,
+    ZERO,
+)
+from solvent.fast._snap import lots_nb, ticks_nb
+from solvent.fast.decide import already_heading, orders_for, resolve_action, target_lots
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
+
+#: ``NLV x weight x k_den`` at or above this would overflow ``decide.target_lots``.
+_INT64_SAFE = 4.0e18
 
 
 @kernel
@@ -63,6 +141,12 @@ def run_nb(
     final_cash: I64,
     final_qty: I64,
     first_call: I64,
+    ys: I64,
+    od: I64,
+    olist: I64,
+    todo: I64,
+    leg: I64,
+    acc: I64,
 ) -> None:
     """Run every account over every bar; see the module docstring.
 
@@ -71,108 +155,105 @@ def run_nb(
     (read every bar, so each symbol's stream is contiguous); prices are converted to
     ticks of ``tick`` when read, volume to lots of ``lot``. Signals ``le, lx, se, sx``
     and ``weights`` are ``(M, T)`` over input columns; the slots of account ``a``
-    are ``acct_slots[acct_start[a]:acct_start[a+1]]``. ``equity`` is ``(A, T)``.
+    are ``acct_slots[acct_start[a]:acct_start[a+1]]``; input column ``m`` trades data
+    column ``slot_col[m]``, whose instrument is ``inst`` (``_layout.I_*``). ``equity``
+    is ``(A, T)``. ``ys``, ``od``, ``olist``, ``todo``, ``leg`` and ``acc`` are working
+    tables (``_layout``), sized for the largest account.
     """
     n_bars = op.shape[0]
     n_acct = acct_start.shape[0] - 1
-    nmax = 1
-    for a in range(n_acct):
-        nmax = max(nmax, acct_start[a + 1] - acct_start[a])
-    ys = np.zeros((nmax, ly.NY), dtype=np.int64)
-    od = np.zeros((2 * nmax, ly.NO), dtype=np.int64)
-    olist = np.zeros(2 * nmax, dtype=np.int64)
-    todo = np.zeros(2 * nmax, dtype=np.int64)
-    leg = np.zeros(6, dtype=np.int64)
-    acc = np.zeros(ly.NA, dtype=np.int64)
-    targets = prm[ly.P_MODE] == ly.MODE_TARGETS
-    has_exits = prm[ly.P_HAS_EXITS] != 0
-    has_short = prm[ly.P_HAS_SHORT] != 0
-    cash_account = prm[ly.P_KIND_CASH] != 0
+    targets = prm[P_MODE] == MODE_TARGETS
+    has_exits = prm[P_HAS_EXITS] != 0
+    has_short = prm[P_HAS_SHORT] != 0
+    cash_account = prm[P_KIND_CASH] != 0
+    size_value = prm[P_SIZE_KIND] == SIZE_VALUE
+    same_bar = prm[P_SAME_BAR] != 0
     for a in range(n_acct):
         s0 = acct_start[a]
         na = acct_start[a + 1] - s0
         for k in range(na):
             m = acct_slots[s0 + k]
             j = slot_col[m]
-            for f in range(ly.NY):
+            for f in range(NY):
                 ys[k, f] = 0
-            ys[k, ly.Y_COL] = j
-            ys[k, ly.Y_SLOT] = m
-            ys[k, ly.Y_KNUM] = inst[j, ly.I_KNUM]
-            ys[k, ly.Y_KDEN] = inst[j, ly.I_KDEN]
-            ys[k, ly.Y_IML] = inst[j, ly.I_IML]
-            ys[k, ly.Y_IMS] = inst[j, ly.I_IMS]
-            ys[k, ly.Y_SHORTABLE] = inst[j, ly.I_SHORTABLE]
-            ys[k, ly.Y_SIZE] = size_lots[j]
-            ys[k, ly.Y_MML] = inst[j, ly.I_MML]
-            ys[k, ly.Y_MMS] = inst[j, ly.I_MMS]
-        for r in range(2 * nmax):
-            od[r, ly.O_ALIVE] = 0
-        acc[ly.A_CASH] = prm[ly.P_CASH]
-        acc[ly.A_RESERVED] = 0
-        acc[ly.A_NEXT_ID] = 1
-        acc[ly.A_NOPEN] = 0
-        acc[ly.A_INDEX] = a
+            ys[k, Y_COL] = j
+            ys[k, Y_SLOT] = m
+            ys[k, Y_KNUM] = inst[j, I_KNUM]
+            ys[k, Y_KDEN] = inst[j, I_KDEN]
+            ys[k, Y_IML] = inst[j, I_IML]
+            ys[k, Y_IMS] = inst[j, I_IMS]
+            ys[k, Y_SHORTABLE] = inst[j, I_SHORTABLE]
+            ys[k, Y_SIZE] = size_lots[j]
+            ys[k, Y_MML] = inst[j, I_MML]
+            ys[k, Y_MMS] = inst[j, I_MMS]
+        for r in range(od.shape[0]):
+            od[r, O_ALIVE] = 0
+        acc[A_CASH] = prm[P_CASH]
+        acc[A_RESERVED] = 0
+        acc[A_NEXT_ID] = 1
+        acc[A_NOPEN] = 0
+        acc[A_INDEX] = a
         first_call[a] = -1
         ev = 0
         for t in range(n_bars):
             while ev < dividends.shape[0] and dividends[ev, 0] == t:
                 # Dividends going ex on this bar are paid before it trades (backtest step 1).
                 for k in range(na):
-                    q = ys[k, ly.Y_QTY]
-                    if ys[k, ly.Y_COL] == dividends[ev, 1] and q != 0:
-                        acc[ly.A_CASH] += rules.per_unit_cash(q, dividends[ev, 2], dividends[ev, 3])
+                    q = ys[k, Y_QTY]
+                    if ys[k, Y_COL] == dividends[ev, 1] and q != 0:
+                        acc[A_CASH] += per_unit_cash(q, dividends[ev, 2], dividends[ev, 3])
                 ev += 1
-            if acc[ly.A_NOPEN] > 0:
+            ran = acc[A_NOPEN] > 0
+            if ran:
                 for k in range(na):
-                    j = ys[k, ly.Y_COL]
+                    j = ys[k, Y_COL]
                     if present[j, t]:
-                        o = _snap.ticks_nb(op[t, j], tick[j])
-                        h = _snap.ticks_nb(hi[t, j], tick[j])
-                        lw = _snap.ticks_nb(lo[t, j], tick[j])
-                        c = _snap.ticks_nb(cl[j, t], tick[j])
+                        o = ticks_nb(op[t, j], tick[j])
+                        h = ticks_nb(hi[t, j], tick[j])
+                        lw = ticks_nb(lo[t, j], tick[j])
+                        c = ticks_nb(cl[j, t], tick[j])
                         if o < 0 or h < 0 or lw < 0 or c < 0:
-                            cnt[ly.N_UNSETTLED] = 1
+                            cnt[N_UNSETTLED] = 1
                             return
-                        ys[k, ly.Y_PRESENT] = 1
-                        ys[k, ly.Y_STALE] = 0
-                        ys[k, ly.Y_OPEN] = o
-                        ys[k, ly.Y_HIGH] = h
-                        ys[k, ly.Y_LOW] = lw
-                        ys[k, ly.Y_CLOSE] = c
-                        ys[k, ly.Y_VOL] = _snap.lots_nb(vo[t, j], lot[j])
+                        ys[k, Y_PRESENT] = 1
+                        ys[k, Y_STALE] = 0
+                        ys[k, Y_OPEN] = o
+                        ys[k, Y_HIGH] = h
+                        ys[k, Y_LOW] = lw
+                        ys[k, Y_CLOSE] = c
+                        ys[k, Y_VOL] = lots_nb(vo[t, j], lot[j])
                     else:
-                        ys[k, ly.Y_PRESENT] = 0
-                br.on_bar_nb(t, prm, acc, ys, na, od, olist, todo, leg, cm, fb, rb, cnt)
+                        ys[k, Y_PRESENT] = 0
+                on_bar_nb(t, FALSE, TRUE, prm, acc, ys, na, od, olist, todo, leg, cm, fb, rb, cnt)
             else:
                 # No working order: the bar only moves the marks (the open's mark would
                 # be replaced by the close's before anyone reads it). A flat symbol's close
                 # is read only if something needs it (a decision below), so a quiet bar
                 # costs almost nothing.
                 for k in range(na):
-                    j = ys[k, ly.Y_COL]
+                    j = ys[k, Y_COL]
                     if present[j, t]:
-                        ys[k, ly.Y_PRESENT] = 1
-                        if ys[k, ly.Y_QTY] == 0:
-                            ys[k, ly.Y_STALE] = 1
+                        ys[k, Y_PRESENT] = 1
+                        if ys[k, Y_QTY] == 0:
+                            ys[k, Y_STALE] = 1
                             continue
-                        c = _snap.ticks_nb(cl[j, t], tick[j])
+                        c = ticks_nb(cl[j, t], tick[j])
                         if c < 0:
-                            cnt[ly.N_UNSETTLED] = 1
+                            cnt[N_UNSETTLED] = 1
                             return
-                        ys[k, ly.Y_STALE] = 0
-                        ys[k, ly.Y_MARK] = c
-                        ys[k, ly.Y_LAST] = c
+                        ys[k, Y_STALE] = 0
+                        ys[k, Y_MARK] = c
+                        ys[k, Y_LAST] = c
                     else:
-                        ys[k, ly.Y_PRESENT] = 0
-            nlv = acc[ly.A_CASH]
+                        ys[k, Y_PRESENT] = 0
+            nlv = acc[A_CASH]
             gross = 0
             mm = 0
             shorts = False
             for k in range(na):
-                q = ys[k, ly.Y_QTY]
+                q = ys[k, Y_QTY]
                 if q != 0:
-                    mv = rules.notional_minor(ys[k, ly.Y_MARK], q, ys[k, ly.Y_KNUM], ys[k, ly.Y_KDEN])
+                    mv = notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], ys[k, Y_KDEN])
                     nlv += mv
                     gross += abs(mv)
                     shorts = shorts or q < 0
@@ -181,19 +262,17 @@ def run_nb(
             # from a margin call on, the event engine goes reduce-only and liquidates,
             # which this loop does not (docs/fast.md), so the first such bar is reported.
             # Without shorts and with cash >= 0, NLV covers gross exposure: no call.
-            if first_call[a] < 0 and gross > 0 and (shorts or acc[ly.A_CASH] < 0):
+            if first_call[a] < 0 and gross > 0 and (shorts or acc[A_CASH] < 0):
                 for k in range(na):
-                    q = ys[k, ly.Y_QTY]
+                    q = ys[k, Y_QTY]
                     if q != 0:
-                        mv = rules.notional_minor(ys[k, ly.Y_MARK], q, ys[k, ly.Y_KNUM], ys[k, ly.Y_KDEN])
+                        mv = notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], ys[k, Y_KDEN])
                         if cash_account:  # a cash account's "margin" is the whole value
                             mm += abs(mv)
                         else:
-                            mm += rules.margin_requirement(
-                                abs(mv), ys[k, ly.Y_MML] if q > 0 else ys[k, ly.Y_MMS]
-                            )
-                at_risk, call, liquidating = prm[ly.P_AT_RISK], prm[ly.P_CALL], prm[ly.P_LIQUIDATING]
-                if rules.margin_band(nlv, gross, mm, at_risk, call, liquidating) >= rules.BAND_MARGIN_CALL:
+                            mm += margin_requirement(abs(mv), ys[k, Y_MML] if q > 0 else ys[k, Y_MMS])
+                at_risk, call, liquidating = prm[P_AT_RISK], prm[P_CALL], prm[P_LIQUIDATING]
+                if margin_band(nlv, gross, mm, at_risk, call, liquidating) >= BAND_MARGIN_CALL:
                     first_call[a] = t
             elif first_call[a] < 0 and nlv < 0:
                 first_call[a] = t  # halted
@@ -204,114 +283,120 @@ def run_nb(
                     # Orders that reduce a position go first, so what they free counts
                     # for the orders placed after them.
                     for k in range(na):
-                        if ys[k, ly.Y_PRESENT] and ys[k, ly.Y_STALE]:
-                            c = _snap.ticks_nb(cl[ys[k, ly.Y_COL], t], tick[ys[k, ly.Y_COL]])
+                        if ys[k, Y_PRESENT] and ys[k, Y_STALE]:
+                            c = ticks_nb(cl[ys[k, Y_COL], t], tick[ys[k, Y_COL]])
                             if c < 0:
-                                cnt[ly.N_UNSETTLED] = 1
+                                cnt[N_UNSETTLED] = 1
                                 return
-                            ys[k, ly.Y_STALE] = 0
-                            ys[k, ly.Y_MARK] = c
-                            ys[k, ly.Y_LAST] = c
+                            ys[k, Y_STALE] = 0
+                            ys[k, Y_MARK] = c
+                            ys[k, Y_LAST] = c
                     for k in range(na):
-                        if ys[k, ly.Y_PRESENT]:
+                        if ys[k, Y_PRESENT]:
                             i = 0
-                            while i < acc[ly.A_NOPEN]:
+                            while i < acc[A_NOPEN]:
                                 r = olist[i]
-                                if od[r, ly.O_K] == k:
-                                    br.close_order_nb(r, acc, od, olist)
+                                if od[r, O_K] == k:
+                                    close_order_nb(r, acc, od, olist)
                                 else:
                                     i += 1
                     for phase in range(2):
                         for k in range(na):
-                            if ys[k, ly.Y_PRESENT] == 0:
+                            if ys[k, Y_PRESENT] == 0:
                                 continue
-                            pos = ys[k, ly.Y_QTY]
-                            weight = weights[ys[k, ly.Y_SLOT], t]
-                            last = ys[k, ly.Y_LAST]
-                            target = decide.target_lots(nlv, weight, last, ys[k, ly.Y_KNUM], ys[k, ly.Y_KDEN])
+                            pos = ys[k, Y_QTY]
+                            weight = weights[ys[k, Y_SLOT], t]
+                            last = ys[k, Y_LAST]
+                            kden = ys[k, Y_KDEN]
+                            if abs(float(nlv)) * abs(float(weight)) * float(kden) >= _INT64_SAFE:
+                                cnt[N_OVERFLOW] = t + 1  # NLV x weight too large for int64
+                                return
+                            target = target_lots(nlv, weight, last, ys[k, Y_KNUM], kden)
                             delta = target - pos
                             if delta == 0:
                                 continue
                             reducing = pos != 0 and (delta > 0) != (pos > 0)
                             if reducing == (phase == 0):
-                                br.place_nb(
-                                    t, k, delta, ly.ZERO, ly.FALSE, prm, acc, ys, na, od, olist, cm, rb, cnt
-                                )
-                continue
-            for k in range(na):
-                if ys[k, ly.Y_PRESENT] == 0:
-                    continue
-                m = ys[k, ly.Y_SLOT]
-                action = decide.resolve_action(
-                    le[m, t], has_exits and lx[m, t], has_short and se[m, t], has_short and sx[m, t]
-                )
-                if action == ly.ACT_NONE:
-                    continue
-                if ys[k, ly.Y_STALE]:  # the decision needs this bar's close
-                    c = _snap.ticks_nb(cl[ys[k, ly.Y_COL], t], tick[ys[k, ly.Y_COL]])
-                    if c < 0:
-                        cnt[ly.N_UNSETTLED] = 1
-                        return
-                    ys[k, ly.Y_STALE] = 0
-                    ys[k, ly.Y_MARK] = c
-                    ys[k, ly.Y_LAST] = c
-                # ``SignalStrategy.on_bar``: nothing to do when the position plus what its
-                # working orders will still fill already heads where the action asks.
-                pos = ys[k, ly.Y_QTY]
-                heading = pos
-                for i in range(acc[ly.A_NOPEN]):
-                    r = olist[i]
-                    if od[r, ly.O_K] == k:
-                        heading += od[r, ly.O_LOTS] - od[r, ly.O_FILLED]
-                if decide.already_heading(action, heading):
-                    continue
-                # Otherwise the symbol's working orders are cancelled and the action is
-                # taken from the position as filled.
-                i = 0
-                while i < acc[ly.A_NOPEN]:
-                    r = olist[i]
-                    if od[r, ly.O_K] == k:
-                        br.close_order_nb(r, acc, od, olist)
-                    else:
-                        i += 1
-                close, side = decide.orders_for(action, pos)
-                if close:  # ``ctx.close_position``: intent CLOSE
-                    br.place_nb(t, k, -pos, ly.ZERO, ly.TRUE, prm, acc, ys, na, od, olist, cm, rb, cnt)
-                if side == 0:
-                    continue
-                if prm[ly.P_SIZE_KIND] == ly.SIZE_LOTS:  # ``ctx.order``
-                    br.place_nb(
-                        t,
-                        k,
-                        side * ys[k, ly.Y_SIZE],
-                        ly.ZERO,
-                        ly.FALSE,
-                        prm,
-                        acc,
-                        ys,
-                        na,
-                        od,
-                        olist,
-                        cm,
-                        rb,
-                        cnt,
+                                place_nb(t, k, delta, ZERO, FALSE, prm, acc, ys, na, od, olist, cm, rb, cnt)
+            else:
+                for k in range(na):
+                    if ys[k, Y_PRESENT] == 0:
+                        continue
+                    m = ys[k, Y_SLOT]
+                    action = resolve_action(
+                        le[m, t], has_exits and lx[m, t], has_short and se[m, t], has_short and sx[m, t]
                     )
-                    continue
-                # ``ctx.order_value``: the budget is the cash the account would hold after
-                # closing this position at the last close, times the size fraction.
-                last = ys[k, ly.Y_LAST]
-                budget = acc[ly.A_CASH] + rules.notional_minor(last, pos, ys[k, ly.Y_KNUM], ys[k, ly.Y_KDEN])
-                budget = budget * prm[ly.P_PCT_NUM] // prm[ly.P_PCT_DEN]
-                if budget > 0:
-                    # ``submit_value``'s estimate: what the budget buys at the last close.
-                    per_lot = last * ys[k, ly.Y_KNUM]
-                    upper = budget * ys[k, ly.Y_KDEN] // per_lot + 1
-                    full = ly.FULL_PPM
-                    est = br.affordable_nb(
-                        upper, budget, cm, ys, k, last, ly.ZERO, ly.ZERO, ly.ZERO, full, full
-                    )
-                    est = max(1, est)
-                    br.place_nb(t, k, side * est, budget, ly.FALSE, prm, acc, ys, na, od, olist, cm, rb, cnt)
-        final_cash[a] = acc[ly.A_CASH]
+                    if action == ACT_NONE:
+                        continue
+                    if ys[k, Y_STALE]:  # the decision needs this bar's close
+                        c = ticks_nb(cl[ys[k, Y_COL], t], tick[ys[k, Y_COL]])
+                        if c < 0:
+                            cnt[N_UNSETTLED] = 1
+                            return
+                        ys[k, Y_STALE] = 0
+                        ys[k, Y_MARK] = c
+                        ys[k, Y_LAST] = c
+                    # ``SignalStrategy.on_bar``: nothing to do when the position plus what its
+                    # working orders will still fill already heads where the action asks.
+                    pos = ys[k, Y_QTY]
+                    heading = pos
+                    for i in range(acc[A_NOPEN]):
+                        r = olist[i]
+                        if od[r, O_K] == k:
+                            heading += od[r, O_LOTS] - od[r, O_FILLED]
+                    if already_heading(action, heading):
+                        continue
+                    # Otherwise the symbol's working orders are cancelled and the action is
+                    # taken from the position as filled.
+                    i = 0
+                    while i < acc[A_NOPEN]:
+                        r = olist[i]
+                        if od[r, O_K] == k:
+                            close_order_nb(r, acc, od, olist)
+                        else:
+                            i += 1
+                    close, side = orders_for(action, pos)
+                    if close:  # ``ctx.close_position``: intent CLOSE
+                        place_nb(t, k, -pos, ZERO, TRUE, prm, acc, ys, na, od, olist, cm, rb, cnt)
+                    if side == 0:
+                        continue
+                    lots = side * ys[k, Y_SIZE]  # ``ctx.order``
+                    budget = ZERO
+                    if size_value:
+                        # ``ctx.order_value``: the budget is the cash the account would hold
+                        # after closing this position at the last close, times the size
+                        # fraction; the order is placed at an estimate of what it buys.
+                        last = ys[k, Y_LAST]
+                        budget = acc[A_CASH] + notional_minor(last, pos, ys[k, Y_KNUM], ys[k, Y_KDEN])
+                        budget = budget * prm[P_PCT_NUM] // prm[P_PCT_DEN]
+                        if budget <= 0:
+                            continue
+                        # ``submit_value``'s estimate: what the budget buys at the last close.
+                        upper = budget * ys[k, Y_KDEN] // (last * ys[k, Y_KNUM]) + 1
+                        full = FULL_PPM
+                        est = affordable_nb(upper, budget, cm, ys, k, last, ZERO, ZERO, ZERO, full, full)
+                        lots = side * (est if est > 1 else 1)
+                    place_nb(t, k, lots, budget, FALSE, prm, acc, ys, na, od, olist, cm, rb, cnt)
+            if same_bar:
+                # ``fill_at_close``: the orders placed at this bar get one pass at its close
+                # (look-ahead), against the bar seen from its close with the volume the
+                # first pass left (all of it if no order worked at the open).
+                placed = False
+                for i in range(acc[A_NOPEN]):
+                    placed = placed or od[olist[i], O_BAR] == t
+                if placed:
+                    for k in range(na):
+                        if ys[k, Y_PRESENT] and ys[k, Y_STALE] == 0:
+                            c = ys[k, Y_LAST]
+                            ys[k, Y_OPEN] = c
+                            ys[k, Y_HIGH] = c
+                            ys[k, Y_LOW] = c
+                            ys[k, Y_CLOSE] = c
+                            if not ran:
+                                j = ys[k, Y_COL]
+                                ys[k, Y_VOL] = lots_nb(vo[t, j], lot[j])
+                    on_bar_nb(t, TRUE, not ran, prm, acc, ys, na, od, olist, todo, leg, cm, fb, rb, cnt)
+                    equity[a, t] = nlv_nb(acc, ys, na)
+        final_cash[a] = acc[A_CASH]
         for k in range(na):
-            final_qty[ys[k, ly.Y_SLOT]] = ys[k, ly.Y_QTY]
+            final_qty[ys[k, Y_SLOT]] = ys[k, Y_QTY]

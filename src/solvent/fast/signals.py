@@ -24,18 +24,17 @@ from solvent.execution.costs import CommissionModel, SlippageModel, resolve_comm
 from solvent.fast import _inputs as inp
 from solvent.fast import _layout as ly
 from solvent.fast import decide
-from solvent.fast._costs import lower_commission, lower_slippage
+from solvent.fast._costs import NotLoweredError, lower_commission, lower_slippage
 from solvent.fast._loop import run_nb
+from solvent.fast._settings import PROFILE, Settings, check_pdt, resolve
 from solvent.fast.result import FastResult
 from solvent.model.instrument import Instrument
 from solvent.model.money import USD, Number, to_minor
+from solvent.profiles import Profile
 from solvent.risk.monitor import MarginBands
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
-
-#: Reg T: buying power of a margin account is quoted at 50% initial margin.
-_BASE_MARGIN_PPM = 500_000
 
 Instruments = Mapping[str, Instrument] | Sequence[Instrument] | None
 
@@ -45,8 +44,7 @@ def _params(
     cash: Number,
     account: str,
     slippage: SlippageModel | Number | None,
-    volume_limit: Number | None,
-    partial_fills: bool,
+    settings: Settings,
     mode: int,
 ) -> I64:
     cash_minor = to_minor(cash, USD, "cash")
@@ -59,9 +57,11 @@ def _params(
     prm = np.zeros(ly.NP, dtype=np.int64)
     prm[ly.P_CASH] = cash_minor
     prm[ly.P_KIND_CASH] = int(kind is AccountKind.CASH)
-    prm[ly.P_BASE] = rules.RATE_SCALE if kind is AccountKind.CASH else _BASE_MARGIN_PPM
-    prm[ly.P_PARTIAL] = int(bool(partial_fills))
-    prm[ly.P_VOL_NUM], prm[ly.P_VOL_DEN] = inp.volume_limit_of(volume_limit)
+    # Buying power is quoted at 100% in a cash account, at the initial-margin rate
+    # (Reg T 50% by default) in a margin account.
+    prm[ly.P_BASE] = rules.RATE_SCALE if kind is AccountKind.CASH else settings.base_ppm
+    prm[ly.P_VOL_NUM], prm[ly.P_VOL_DEN] = inp.volume_limit_of(settings.volume_limit)
+    settings.write(prm)
     prm[ly.P_SLIP_NUM], prm[ly.P_SLIP_DEN] = lower_slippage(slippage)
     prm[ly.P_MODE] = mode
     prm[ly.P_PCT_NUM] = 1
@@ -96,6 +96,17 @@ def _run(
     sig = (ro(sig[0]), ro(sig[1]), ro(sig[2]), ro(sig[3]))
     weights, rebalance = ro(weights), ro(rebalance)
     cnt = np.zeros(ly.NCNT, dtype=np.int64)
+    # The loop's working tables, sized for the largest account (the loop allocates
+    # nothing: every allocation inside it would be one more function to compile).
+    nmax = max(1, int(np.diff(lay.start).max()))
+    work = (
+        np.zeros((nmax, ly.NY), dtype=np.int64),  # ys: the account's symbols
+        np.zeros((2 * nmax, ly.NO), dtype=np.int64),  # od: working orders
+        np.zeros(2 * nmax, dtype=np.int64),  # olist: their rows, in placement order
+        np.zeros(2 * nmax, dtype=np.int64),  # todo: a bar's orders
+        np.zeros(6, dtype=np.int64),  # leg: one fill leg
+        np.zeros(ly.NA, dtype=np.int64),  # acc: the account's scalars
+    )
     fill_cap = rej_cap = max(64, capacity)
     exact = False
     while True:
@@ -110,8 +121,15 @@ def _run(
             mkt.open, mkt.high, mkt.low, mkt.close, mkt.volume, mkt.tick, mkt.lot, mkt.present,
             *sig, weights, rebalance,
             lay.start, lay.slots, cols.data_col, mkt.inst, mkt.dividends, size_lots, cm, prm,
-            equity, fb, rb, cnt, final_cash, final_qty, first_call,
+            equity, fb, rb, cnt, final_cash, final_qty, first_call, *work,
         )  # fmt: skip
+        if cnt[ly.N_OVERFLOW]:
+            bar = mkt.index[int(cnt[ly.N_OVERFLOW]) - 1]
+            raise NotLoweredError(
+                f"weights @ {bar}",
+                "NLV x weight",
+                "too large for the fast path's 64-bit arithmetic (see docs/fast.md); use solvent.backtest",
+            )
         if cnt[ly.N_UNSETTLED]:
             if exact:  # pragma: no cover - exact ticks are whole and positive
                 raise AssertionError("a price in exact ticks could not be read")
@@ -140,20 +158,51 @@ def _run(
 
 
 def _settings(
-    prm: I64, commission: object, slippage: object, volume_limit: object, extra: dict[str, Any]
+    prm: I64,
+    settings: Settings,
+    commission: object,
+    slippage: object,
+    instruments: Instruments,
+    extra: dict[str, Any],
 ) -> dict[str, Any]:
     vl = None if prm[ly.P_VOL_DEN] == 0 else Decimal(int(prm[ly.P_VOL_NUM])) / int(prm[ly.P_VOL_DEN])
-    return {
+    base = {
         "engine": "solvent.fast",
         "cash": Decimal(int(prm[ly.P_CASH])).scaleb(-2),
         "account": "cash" if prm[ly.P_KIND_CASH] else "margin",
         "validation": "reject",
-        "partial_fills": bool(prm[ly.P_PARTIAL]),
         "volume_limit": vl,
         "commission": repr(resolve_commission(commission)),  # type: ignore[arg-type]
         "slippage": repr(resolve_slippage(slippage)),  # type: ignore[arg-type]
         **extra,
     }
+    return settings.record(base, instruments is not None)
+
+
+_SETTINGS_DOC = """
+    profile
+        ``"realistic"`` (default), ``"vectorbt"``, ``"backtrader"`` or ``"backtesting"``
+        (``solvent.profiles``): the value of every setting left at ``PROFILE`` below, as
+        in ``solvent.backtest``. A setting given explicitly wins over the profile's.
+    fill_timing, derived_prices, fixed_fee_per, short_cash, initial_margin,
+    placement_check, partial_fills, unfunded, zero_volume, lot_size
+        As in ``solvent.backtest`` (docs/parity.md has what each does): same-bar close
+        fills (look-ahead), prices on an exact 0.000001 grid, a flip's fixed fee per
+        leg, credited short proceeds, the initial-margin rate, no placement check,
+        scale-down or refusal, cancelling what the fill cannot fund, fills on
+        zero-volume bars, the quantity step. ``derived_prices``, ``initial_margin`` and
+        ``lot_size`` make the instrument of every symbol without one in
+        ``instruments``; ``initial_margin`` is also the rate buying power is quoted at.
+    volume_limit
+        Largest share of a bar's volume that fills per symbol and bar. Not taken from
+        the profile: ``None`` (the default here, unlike ``solvent.backtest``'s
+        realistic 10%) means no cap; pass ``0.1`` for the realistic profile's cap.
+    pdt
+        The Pattern Day Trader policy. The fast path does not apply the rule:
+        ``None`` (default; also ``"off"``) turns it off; ``"block"`` and
+        ``"downgrade"`` are accepted where no day trade can happen (a cash account, or
+        next-bar fills with no two bars on one date), where they change nothing, and
+        refused with ``NotLoweredError`` elsewhere."""
 
 
 def from_signals(
@@ -165,21 +214,33 @@ def from_signals(
     short_exits: Any = None,
     size: str | Number = "all",
     cash: Number,
+    profile: str | Profile = "realistic",
     account: str = "margin",
     commission: CommissionModel | Number | None = None,
     slippage: SlippageModel | Number | None = None,
     volume_limit: Number | None = None,
-    partial_fills: bool = True,
+    partial_fills: bool = PROFILE,
     group: bool | None = None,
     instruments: Instruments = None,
+    fill_timing: str = PROFILE,
+    derived_prices: str = PROFILE,
+    fixed_fee_per: str = PROFILE,
+    short_cash: str = PROFILE,
+    initial_margin: Number = PROFILE,
+    placement_check: bool = PROFILE,
+    unfunded: str = PROFILE,
+    zero_volume: str = PROFILE,
+    lot_size: Number = 1,
+    pdt: str | None = None,
 ) -> FastResult:
     """Backtest entry/exit signals in the compiled loop, with the event engine's rules.
 
     A signal seen on bar ``t`` places a market order that fills from bar ``t + 1``'s
-    open, through the same checks, costs and ledger as ``solvent.backtest``: exits
-    before entries, flips as a close and an entry, zero-volume and missing bars fill
-    nothing (the order waits), an optional volume cap, entries scaled down to what
-    buying power funds (or refused), shorts only in margin accounts, exact money.
+    open (or at bar ``t``'s close with ``fill_timing="same_bar_close"``), through the
+    same checks, costs and ledger as ``solvent.backtest``: exits before entries, flips
+    as a close and an entry, zero-volume and missing bars fill nothing (the order
+    waits), an optional volume cap, entries scaled down to what buying power funds (or
+    refused), shorts only in margin accounts, exact money.
 
     Parameters
     ----------
@@ -199,32 +260,35 @@ def from_signals(
     cash
         Starting cash of each account, exact to the cent.
     account
-        ``"margin"`` (Reg T, the default as in ``solvent.backtest``) or ``"cash"`` (no
-        shorts: a short entry is refused with ``SHORTING_NOT_ALLOWED``).
+        ``"margin"`` (the default as in ``solvent.backtest``) or ``"cash"`` (no shorts:
+        a short entry is refused with ``SHORTING_NOT_ALLOWED``).
     commission, slippage
         Models from ``solvent.execution.costs`` or a number (a fraction of traded value
         / price). Lowered: ``NoCommission``, ``PercentOfValue``, ``BasisPoints``,
         ``PerShare``, ``FixedPerOrder``, ``Combined``; ``NoSlippage``, ``FixedBps``,
         ``HalfSpread``. Others raise ``NotLoweredError``.
-    volume_limit
-        Largest share of a bar's volume that fills per symbol and bar (``None``, the
-        default here: no cap; zero-volume bars never fill).
-    partial_fills
-        Scale entries down to what is affordable (default); ``False`` refuses them.
     group
         ``None``/``False`` (default): every input column is its own account with
         ``cash``. ``True``: the columns of one combination (all columns, without outer
         levels) share one account.
     instruments
-        ``Instrument`` per symbol (tick, lot, multiplier, margin rates, shortable);
-        US-equity defaults otherwise. Futures and borrow fees are not lowered.
+        ``Instrument`` per symbol (tick, lot, multiplier, margin rates, shortable),
+        used as given; the others are US equities under the settings below. Futures
+        and borrow fees are not lowered.{settings_doc}
 
     Returns
     -------
     FastResult
-        Equity per account, fills, refusals and ``stats()``.
+        Equity per account, fills, refusals, ``stats()`` and ``settings`` (the profile,
+        every setting, and under ``permissive`` those that turn a protection off).
     """
-    mkt = inp.market(data, instruments)
+    st = resolve(
+        profile, fill_timing=fill_timing, derived_prices=derived_prices, fixed_fee_per=fixed_fee_per,
+        short_cash=short_cash, initial_margin=initial_margin, placement_check=placement_check,
+        partial_fills=partial_fills, unfunded=unfunded, zero_volume=zero_volume,
+        volume_limit=volume_limit, pdt=pdt, lot_size=lot_size,
+    )  # fmt: skip
+    mkt = inp.market(data, instruments, st.default_instrument())
     le, cols = inp.signals(entries, "entries", mkt)
     inp.refuse_splits(mkt, cols)
     t = len(mkt.index)
@@ -241,10 +305,8 @@ def from_signals(
         se = se if short_entries is not None else np.zeros_like(le)
         sx = sx if short_exits is not None else np.zeros_like(le)
     sz = inp.size_of(size, mkt)
-    prm = _params(
-        cash=cash, account=account, slippage=slippage, volume_limit=volume_limit,
-        partial_fills=partial_fills, mode=ly.MODE_SIGNALS,
-    )  # fmt: skip
+    prm = _params(cash=cash, account=account, slippage=slippage, settings=st, mode=ly.MODE_SIGNALS)
+    check_pdt(st, bool(prm[ly.P_KIND_CASH]), mkt.index)
     prm[ly.P_SIZE_KIND] = sz.kind
     prm[ly.P_PCT_NUM] = sz.pct.numerator
     prm[ly.P_PCT_DEN] = sz.pct.denominator
@@ -255,9 +317,8 @@ def from_signals(
     signal_count = int(le.sum()) + (int(lx.sum()) if exits is not None else 0)
     if has_short:
         signal_count += int(se.sum()) + int(sx.sum())
-    settings = _settings(
-        prm, commission, slippage, volume_limit, {"size": sz.text, "group": bool(group), "bars": t}
-    )
+    extra = {"size": sz.text, "group": bool(group), "bars": t}
+    settings = _settings(prm, st, commission, slippage, instruments, extra)
     return _run(
         mkt, cols, lay, prm, cm, sz.lots, (le, lx, se, sx), np.zeros((1, 1), dtype=np.int64),
         np.zeros((1, 1), dtype=np.bool_), 3 * signal_count + 16, settings,
@@ -278,22 +339,34 @@ def from_targets(
     weights: Any,
     *,
     cash: Number,
+    profile: str | Profile = "realistic",
     account: str = "margin",
     commission: CommissionModel | Number | None = None,
     slippage: SlippageModel | Number | None = None,
     volume_limit: Number | None = None,
-    partial_fills: bool = True,
+    partial_fills: bool = PROFILE,
     group: bool = True,
     rebalance: str | Any = "change",
     instruments: Instruments = None,
+    fill_timing: str = PROFILE,
+    derived_prices: str = PROFILE,
+    fixed_fee_per: str = PROFILE,
+    short_cash: str = PROFILE,
+    initial_margin: Number = PROFILE,
+    placement_check: bool = PROFILE,
+    unfunded: str = PROFILE,
+    zero_volume: str = PROFILE,
+    lot_size: Number = 1,
+    pdt: str | None = None,
 ) -> FastResult:
     """Backtest target portfolio weights in the compiled loop, with the event engine's rules.
 
     On a rebalance bar ``t`` each symbol with a bar is traded toward ``weight × NLV``
     at bar ``t``'s close, in whole lots truncated toward zero (``order_target_percent``
     in integers): its working orders are cancelled, then orders that reduce positions
-    are placed before those that add, and all fill from bar ``t + 1`` under the same
-    rules as ``from_signals``.
+    are placed before those that add, and all fill from bar ``t + 1`` (or at bar
+    ``t``'s close with ``fill_timing="same_bar_close"``) under the same rules as
+    ``from_signals``.
 
     Parameters
     ----------
@@ -303,40 +376,44 @@ def from_targets(
         Numeric DataFrame indexed like the data: a fraction of NLV per symbol (negative:
         short), one column per symbol or ``(combo..., symbol)``. Weights are rounded
         half-even to 1 ppm; NaN is refused (a weight is a target, not "no change").
-    cash, account, commission, slippage, volume_limit, partial_fills, instruments
+    cash, account, commission, slippage, instruments
         As in ``from_signals``.
     group
         ``True`` (default): the columns of a combination share one account (a
         portfolio); ``False``: every column is its own account.
     rebalance
         ``"change"`` (default): on the first bar with a non-zero weight and whenever an
-        account's row of weights changes; ``"always"``: every bar; or one boolean per bar.
+        account's row of weights changes; ``"always"``: every bar; or one boolean per bar.{settings_doc}
 
     Returns
     -------
     FastResult
     """
-    mkt = inp.market(data, instruments)
+    st = resolve(
+        profile, fill_timing=fill_timing, derived_prices=derived_prices, fixed_fee_per=fixed_fee_per,
+        short_cash=short_cash, initial_margin=initial_margin, placement_check=placement_check,
+        partial_fills=partial_fills, unfunded=unfunded, zero_volume=zero_volume,
+        volume_limit=volume_limit, pdt=pdt, lot_size=lot_size,
+    )  # fmt: skip
+    mkt = inp.market(data, instruments, st.default_instrument())
     w, cols = inp.weights(weights, mkt)
     inp.refuse_splits(mkt, cols)
-    prm = _params(
-        cash=cash, account=account, slippage=slippage, volume_limit=volume_limit,
-        partial_fills=partial_fills, mode=ly.MODE_TARGETS,
-    )  # fmt: skip
+    prm = _params(cash=cash, account=account, slippage=slippage, settings=st, mode=ly.MODE_TARGETS)
+    check_pdt(st, bool(prm[ly.P_KIND_CASH]), mkt.index)
     cm = lower_commission(commission, mkt.instruments)
     lay = inp.layout(cols, bool(group))
     mask = _rebalance_mask(rebalance, w, lay, len(mkt.index))
     dummy = np.zeros((1, 1), dtype=np.bool_)
     label = rebalance if isinstance(rebalance, str) else "mask"
-    settings = _settings(
-        prm,
-        commission,
-        slippage,
-        volume_limit,
-        {"group": bool(group), "rebalance": label, "bars": len(mkt.index)},
-    )
+    extra = {"group": bool(group), "rebalance": label, "bars": len(mkt.index)}
+    settings = _settings(prm, st, commission, slippage, instruments, extra)
     capacity = 3 * int(mask.sum()) * max(1, int(np.diff(lay.start).max())) + 16
     return _run(
         mkt, cols, lay, prm, cm, np.zeros(len(mkt.instruments), dtype=np.int64),
         (dummy, dummy, dummy, dummy), w, mask, capacity, settings,
     )  # fmt: skip
+
+
+for _f in (from_signals, from_targets):
+    if _f.__doc__ is not None:  # under ``python -OO`` there are no docstrings
+        _f.__doc__ = _f.__doc__.replace("{settings_doc}", _SETTINGS_DOC)

@@ -7,7 +7,9 @@ same fills, refusals and equity as ``from_signals`` on the same inputs (the
 differential tests check it), and the same strategy can then be paper traded.
 
 Both decide with the functions of ``solvent.fast.decide``, which the compiled loop
-calls too. They trade US-equity default instruments, as ``solvent.backtest`` does.
+calls too. They convert quantities and prices with the account's own instruments, so
+they follow any settings ``solvent.backtest`` builds them with (a profile's exact
+price grid, ``lot_size``, ``initial_margin``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ def _matrix(x: Any, shape: tuple[int, int], name: str) -> B:
     if a.dtype != np.bool_ or a.shape != shape:
         raise InvalidInputError(name, getattr(a, "shape", x), f"must be booleans shaped {shape}")
     return a
+
+
+def _instruments(ctx: Context, symbols: Sequence[str]) -> tuple[Instrument, ...]:
+    """Return the account's instrument of each symbol (read-only; the ledger's own)."""
+    account = ctx._broker.account  # the context exposes figures, not instruments
+    return tuple(account.instrument(s) for s in symbols)
 
 
 class SignalStrategy(Strategy):
@@ -77,7 +85,7 @@ class SignalStrategy(Strategy):
                 (short_exits, "short_exits"),
             )
         )
-        self._insts = tuple(Instrument(s) for s in self._symbols)
+        self._insts: tuple[Instrument, ...] = ()
         self._pct: Fraction | None = None
         self._units: Number = 0
         if isinstance(size, str) and size.strip().lower() == "all":
@@ -91,6 +99,10 @@ class SignalStrategy(Strategy):
     def init(self, data: BarData) -> None:
         """Find each symbol's column in the data."""
         self._cols = [data.index(s) for s in self._symbols]
+
+    def on_start(self, ctx: Context) -> None:
+        """Take each symbol's instrument from the account (its tick, lot and multiplier)."""
+        self._insts = _instruments(ctx, self._symbols)
 
     def on_bar(self, ctx: Context) -> None:
         """Act on this bar's signals, symbol by symbol (docs/fast.md)."""
@@ -141,12 +153,16 @@ class TargetStrategy(Strategy):
         self._symbols = tuple(symbols)
         self._w = decide.weights_ppm(weights)
         self._when = decide.rebalance_bars(self._w, rebalance)
-        self._insts = tuple(Instrument(s) for s in self._symbols)
+        self._insts: tuple[Instrument, ...] = ()
         self._cols: list[int] = []
 
     def init(self, data: BarData) -> None:
         """Find each symbol's column in the data."""
         self._cols = [data.index(s) for s in self._symbols]
+
+    def on_start(self, ctx: Context) -> None:
+        """Take each symbol's instrument from the account (its tick, lot and multiplier)."""
+        self._insts = _instruments(ctx, self._symbols)
 
     def on_bar(self, ctx: Context) -> None:
         """On a rebalance bar, cancel, then place reducing orders, then the others."""
