@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from solvent.errors import InvalidInputError
 
@@ -158,6 +159,28 @@ def resolve_profile(name: str | Profile) -> Profile:
     except (KeyError, TypeError):
         valid = ", ".join(repr(k) for k in PROFILES)
         raise InvalidInputError("profile", name, f"is not a profile; choose one of {valid}") from None
+
+
+class _Default:
+    """The type of ``PROFILE``: "the profile's value" for a run's setting."""
+
+    def __repr__(self) -> str:
+        return "PROFILE"
+
+
+#: The default of every profile setting of ``backtest`` and ``fast``: the profile's value.
+PROFILE: Any = _Default()
+
+
+def choose(profile: str | Profile, given: Mapping[str, object]) -> dict[str, Any]:
+    """Return the profile's settings with every value in ``given`` that is not ``PROFILE``.
+
+    The one place where explicit keywords win over a profile (``solvent.backtest`` and
+    ``solvent.fast`` both call it).
+    """
+    chosen: dict[str, Any] = dict(resolve_profile(profile).settings)
+    chosen.update({k: v for k, v in given.items() if v is not PROFILE})
+    return chosen
 
 
 def diff(a: str | Profile, b: str | Profile) -> list[str]:

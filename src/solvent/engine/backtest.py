@@ -42,7 +42,7 @@ from solvent.execution.costs import CommissionModel, SlippageModel
 from solvent.execution.matching import FillTiming
 from solvent.model.instrument import Instrument
 from solvent.model.money import Money, Number, to_decimal
-from solvent.profiles import Profile, permissive, resolve_profile
+from solvent.profiles import PROFILE, Profile, choose, permissive, resolve_profile
 from solvent.results.metrics import compute_metrics
 from solvent.results.result import (
     Result,
@@ -96,16 +96,6 @@ def _last_close(close: FloatArray, present: npt.NDArray[np.bool_]) -> FloatArray
     filled = close[np.maximum(idx, 0), np.arange(close.shape[1])]
     return np.where(idx >= 0, filled, np.nan)
 
-
-class _Default:
-    """The type of ``PROFILE``: "the profile's value" for a ``backtest`` setting."""
-
-    def __repr__(self) -> str:
-        return "PROFILE"
-
-
-#: The default of every profile setting of ``backtest``: take the profile's value.
-PROFILE: Any = _Default()
 
 #: The exact grid of ``derived_prices="exact"`` (slippage and percentage levels of cent
 #: prices in whole basis points are exact on it).
@@ -219,21 +209,22 @@ def backtest(
     ``"permissive"`` those that turn a protection off.
     """
     prof = resolve_profile(profile)
-    given = {
-        "fill_timing": fill_timing,
-        "derived_prices": derived_prices,
-        "fixed_fee_per": fixed_fee_per,
-        "short_cash": short_cash,
-        "initial_margin": initial_margin,
-        "placement_check": placement_check,
-        "partial_fills": partial_fills,
-        "unfunded": unfunded,
-        "zero_volume": zero_volume,
-        "volume_limit": volume_limit,
-        "pdt": pdt,
-    }
-    chosen: dict[str, Any] = dict(prof.settings)
-    chosen.update({k: v for k, v in given.items() if v is not PROFILE})
+    chosen = choose(
+        prof,
+        {
+            "fill_timing": fill_timing,
+            "derived_prices": derived_prices,
+            "fixed_fee_per": fixed_fee_per,
+            "short_cash": short_cash,
+            "initial_margin": initial_margin,
+            "placement_check": placement_check,
+            "partial_fills": partial_fills,
+            "unfunded": unfunded,
+            "zero_volume": zero_volume,
+            "volume_limit": volume_limit,
+            "pdt": pdt,
+        },
+    )
     strat = strategy(**params) if isinstance(strategy, type) else strategy
     if not isinstance(strategy, type):
         strat.set_params(params)

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from solvent.accounting import rules
-from solvent.engine.backtest import PROFILE, _instruments
+from solvent.engine.backtest import _instruments
 from solvent.errors import InvalidInputError
 from solvent.execution.matching import FillTiming
 from solvent.execution.policies import FixedFeePer, ShortCash, Unfunded, ZeroVolume
@@ -36,7 +36,7 @@ from solvent.fast import _layout as ly
 from solvent.fast._costs import NotLoweredError
 from solvent.model.instrument import Instrument
 from solvent.model.money import Number, to_decimal
-from solvent.profiles import Profile, permissive, resolve_profile
+from solvent.profiles import PROFILE, Profile, choose, permissive, resolve_profile
 from solvent.risk.pdt import resolve_pdt
 
 I64 = npt.NDArray[np.int64]
@@ -163,19 +163,20 @@ def resolve(
         An unknown profile, or a setting outside its values (named).
     """
     prof = resolve_profile(profile)
-    given = {
-        "fill_timing": fill_timing,
-        "derived_prices": derived_prices,
-        "fixed_fee_per": fixed_fee_per,
-        "short_cash": short_cash,
-        "initial_margin": initial_margin,
-        "placement_check": placement_check,
-        "partial_fills": partial_fills,
-        "unfunded": unfunded,
-        "zero_volume": zero_volume,
-    }
-    chosen: dict[str, Any] = dict(prof.settings)
-    chosen.update({k: v for k, v in given.items() if v is not PROFILE})
+    chosen = choose(
+        prof,
+        {
+            "fill_timing": fill_timing,
+            "derived_prices": derived_prices,
+            "fixed_fee_per": fixed_fee_per,
+            "short_cash": short_cash,
+            "initial_margin": initial_margin,
+            "placement_check": placement_check,
+            "partial_fills": partial_fills,
+            "unfunded": unfunded,
+            "zero_volume": zero_volume,
+        },
+    )
     derived = chosen["derived_prices"]
     im = to_decimal(chosen["initial_margin"], "initial_margin", positive=True)
     lot = to_decimal(lot_size, "lot_size", positive=True)
