@@ -109,6 +109,13 @@ def load_data(spec: str) -> Any:
 # -- JSON and CSV --------------------------------------------------------------------------
 
 
+def load_inputs(args: argparse.Namespace) -> tuple[type[Strategy], Any]:
+    """Return the strategy class and the data the run flags name (``UsageError`` if bad)."""
+    module = load_module(args.strategy_file)
+    cls = pick_strategy(module, args.strategy_file, args.strategy)
+    return cls, load_data(args.data)
+
+
 def json_safe(value: Any) -> Any:
     """Return ``value`` with Decimals as strings, NaN/inf/NaT as null, timestamps as ISO."""
     if value is None or (isinstance(value, (bool, str, int)) and not isinstance(value, np.generic)):
@@ -239,9 +246,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``solvent backtest`` with parsed arguments; return the exit code."""
     err = Console(stderr=True)
     try:
-        module = load_module(args.strategy_file)
-        cls = pick_strategy(module, args.strategy_file, args.strategy)
-        data = load_data(args.data)
+        cls, data = load_inputs(args)
     except UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

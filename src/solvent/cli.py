@@ -306,7 +306,7 @@ def broker_costs(args: argparse.Namespace) -> tuple[CommissionModel | None, Slip
     commission: CommissionModel | None = None
     if args.commission_bps is not None:
         commission = BasisPoints(args.commission_bps)
-    elif args.commission_per_share is not None:
+    elif getattr(args, "commission_per_share", None) is not None:  # `solvent audit` takes bps only
         commission = PerShare(args.commission_per_share, minimum=args.commission_min)
     slippage = None if args.slippage_bps is None else FixedBps(args.slippage_bps)
     return commission, slippage

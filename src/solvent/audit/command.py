@@ -13,9 +13,9 @@ import time
 from rich.console import Console
 
 from solvent.audit.core import audit
-from solvent.backtest_cli import UsageError, load_data, load_module, pick_strategy
+from solvent.backtest_cli import UsageError, load_inputs
+from solvent.cli import broker_costs
 from solvent.errors import SolventError
-from solvent.execution.costs import BasisPoints, CommissionModel, FixedBps, SlippageModel
 
 PROG = "solvent audit"
 
@@ -27,16 +27,11 @@ def run(args: argparse.Namespace) -> int:
     output directory, with one line on stderr.
     """
     try:
-        module = load_module(args.strategy_file)
-        cls = pick_strategy(module, args.strategy_file, args.strategy)
-        data = load_data(args.data)
+        cls, data = load_inputs(args)
     except UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    commission: CommissionModel | None = None
-    if args.commission_bps is not None:
-        commission = BasisPoints(args.commission_bps)
-    slippage: SlippageModel | None = None if args.slippage_bps is None else FixedBps(args.slippage_bps)
+    commission, slippage = broker_costs(args)
     started = time.perf_counter()
     try:
         result = audit(
