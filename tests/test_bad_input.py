@@ -31,7 +31,7 @@ from solvent import (
     UnknownSymbolError,
     make_fill,
 )
-from solvent.model.money import EUR, JPY
+from solvent.model.money import EUR, JPY, to_steps
 
 T0 = pd.Timestamp("2024-01-02 10:00")
 T1 = pd.Timestamp("2024-01-03 10:00")
@@ -691,3 +691,21 @@ def test_cash_account_bad_input_raises_typed_error_and_changes_nothing(
     acct = _account("cash")
     with unchanged(acct), pytest.raises(error, match=re.escape(field)):
         call(acct)
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "hint"),
+    [
+        ("25.5", "5", "the nearest is Decimal('25')"),
+        ("12.5", "5", "the nearest is Decimal('10')"),  # ties to even: 2.5 steps → 2
+        ("25.5", "1", "the nearest is Decimal('26')"),
+        ("1.005", "0.01", "the nearest is Decimal('1.00')"),
+        ("0.3", "1", "the smallest is Decimal('1')"),
+        ("-0.3", "1", "the smallest is Decimal('-1')"),
+        ("1e30", "7", "the nearest is Decimal('999999999999999999999999999999')"),
+    ],
+)
+def test_off_grid_value_hint_names_nearest_multiple_of_the_step(value: str, step: str, hint: str) -> None:
+
+    with pytest.raises(PrecisionError, match=re.escape(f"round it to the grid ({hint})")):
+        to_steps(Decimal(value), Decimal(step), "quantity")

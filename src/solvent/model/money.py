@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
 from solvent.errors import CurrencyMismatchError, InvalidInputError, PrecisionError
@@ -128,10 +128,16 @@ def to_steps(value: Number, step: Decimal, field: str, *, positive: bool = False
     step_num, step_den = step.as_integer_ratio()
     q, r = divmod(num * step_den, den * step_num)
     if r:
-        try:
-            hint = f" (e.g. Decimal('{d.quantize(step)}'))"
-        except InvalidOperation:  # too many digits to quantize in the default context
-            hint = ""
+        # The hint names the nearest multiple of the step (ties to even), or the smallest
+        # non-zero one when that is zero. Not ``quantize``: it rounds to the step's
+        # exponent, not to the step (25.5 with a step of 5 would suggest 26).
+        steps = round(Fraction(num * step_den, den * step_num))
+        what = "the nearest"
+        if steps == 0:
+            steps, what = (1 if d > 0 else -1), "the smallest"
+        with localcontext() as exact:  # wide enough for any product: no rounding
+            exact.prec = len(str(abs(steps))) + len(step.as_tuple().digits) + 2
+            hint = f" ({what} is Decimal('{step * steps}'))"
         raise PrecisionError(field, value, f"is not a multiple of {step}; round it to the grid{hint}")
     return q
 
