@@ -9,7 +9,8 @@ table shows the median of the rounds. Each engine's fills and final equity are c
 with solvent's event engine; the script exits 1 when an engine held to parity
 disagrees (fills not identical, or final equity off by more than half a cent per fill)
 or a worker fails. It also times numba's first call with an empty and a warm cache
-(``benchmarks/first_call.py``) and profiles the event engine with pyinstrument on ``b``
+(``benchmarks/first_call.py``), measures each engine's memory floor (its libraries
+alone, ``benchmarks/floor.py``) and profiles the event engine with pyinstrument on ``b``
 and ``c``. Results are printed as Rich tables and written to ``RESULTS.md``.
 """
 
@@ -197,6 +198,25 @@ def first_calls(
     return out
 
 
+def floors(engines: list[str], tmp: Path, console: Console) -> dict[str, dict[str, Any]]:
+    """Measure each engine's memory floor (``benchmarks/floor.py``): its libraries, no data."""
+    out: dict[str, dict[str, Any]] = {}
+    seen: dict[tuple[tuple[str, ...], bool], dict[str, Any]] = {}
+    for e in engines:
+        key = (ENGINES[e].libraries, ENGINES[e].jit)
+        if key in seen:  # a variant of an engine already measured: the same libraries
+            out[e] = seen[key]
+            continue
+        data, tail = _worker(["benchmarks.floor", e, str(tmp / f"floor-{e}.json")])
+        if data is None:
+            console.print(f"[red]memory floor of {e} failed[/red]\n{tail}")
+            continue
+        out[e] = seen[key] = data
+        jit = "" if data["jit_mb"] is None else f", {data['jit_mb']:.0f} MB after a first jitted call"
+        console.print(f"memory floor {e:<20} {data['imports_mb']:.0f} MB after imports{jit}")
+    return out
+
+
 def profiles(
     files: dict[str, Path], datasets: list[str], tmp: Path, console: Console
 ) -> dict[str, dict[str, Any]]:
@@ -262,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-first-call", action="store_true", help="skip the numba first-call timings")
     ap.add_argument("--no-profile", action="store_true", help="skip the pyinstrument profiles")
     ap.add_argument("--no-overhead", action="store_true", help="skip the paired overhead timings")
+    ap.add_argument("--no-floor", action="store_true", help="skip the memory floors (libraries only)")
     ap.add_argument("--out", type=Path, default=None, help="markdown report (default benchmarks/RESULTS.md)")
     args = ap.parse_args(argv)
 
@@ -299,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             sets[d] = ds
         results = measure_all(engines, datasets, runs, files, tmp, console, SLOW if args.skip_slow else set())
         parity_ok = check_parity(results, datasets, engines)
+        floor = {} if args.no_floor else floors(engines, tmp, console)
         first = {} if args.no_first_call else first_calls(files, engines, tmp, console)
         over = (
             {}
@@ -309,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.time() - started
 
     for d in datasets:
-        console.print(report.rich_table(d, sets[d], [results[(e, d)] for e in engines]))
+        console.print(report.rich_table(d, sets[d], [results[(e, d)] for e in engines], floor))
     md = report.markdown(
         info=info,
         argv=sys.argv[1:] if argv is None else argv,
@@ -320,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         engines=engines,
         results=results,
         first=first,
+        floors=floor,
         overheads=over,
         profiles=profs,
         parity_ok=parity_ok,

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -30,33 +28,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks.data import load  # noqa: E402
 from benchmarks.engines import load as load_engine  # noqa: E402
-
-
-def rss_mb() -> float:
-    """Return the current resident set size in MiB (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except OSError:
-        return 0.0
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_mb() -> float:
-    """Return the peak resident set size of this process in MiB.
-
-    Linux: ``VmHWM`` from ``/proc/self/status``, the high-water mark of this program's
-    own memory. Not ``getrusage().ru_maxrss``: Linux carries the RSS of the process
-    image before ``exec`` into it, so a worker forked from a 300 MB parent reports at
-    least 300 MB. Elsewhere, ``ru_maxrss`` is the fallback.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 2**10  # kB
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+from benchmarks.memory import peak_mb, rss_mb  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,11 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps({"skipped": why}))
         return 0
     ds = load(args.data)
+    small = ds.head(min(len(ds.index), 300), min(len(ds.symbols), 3), min(len(ds.pairs), 2))
     prepared = engine.prepare(ds)
+    # Each engine keeps the data in its own format: an adapter whose ``prepare`` copies it
+    # (the fast path's ``BarData``) does not keep the raw arrays, so they go here.
+    del ds
     warmup_s = 0.0
     if not args.no_warmup:
         t1 = time.perf_counter()
-        small = ds.head(min(len(ds.index), 300), min(len(ds.symbols), 3), min(len(ds.pairs), 2))
         try:
             engine.run(engine.prepare(small))
         except NotImplementedError as exc:  # an engine still being written

@@ -18,6 +18,10 @@ class EngineSpec:
     settings: dict[str, Any] = field(default_factory=dict)
     parity: bool = True  # held to identical fills and final equity within half a cent per fill
     note: str = ""
+    # The third-party libraries the engine cannot run without, and whether it runs numba
+    # code: what ``benchmarks/floor.py`` loads to measure the memory floor.
+    libraries: tuple[str, ...] = ("pandas",)
+    jit: bool = False
 
 
 ENGINES: dict[str, EngineSpec] = {
@@ -27,11 +31,26 @@ ENGINES: dict[str, EngineSpec] = {
         "benchmarks.engines.event", {"VALIDATION": "reject"}, note="solvent.backtest + examples/sma_cross.py"
     ),
     "solvent-fast": EngineSpec(
-        "benchmarks.engines.fast", {"CHECKS": False}, note="solvent.fast.from_signals"
+        "benchmarks.engines.fast",
+        {"CHECKS": False},
+        note="solvent.fast.from_signals",
+        libraries=("pandas", "numba"),
+        jit=True,
     ),
-    "vectorbt": EngineSpec("benchmarks.engines.vbt", note="vbt.Portfolio.from_signals"),
-    "backtesting.py": EngineSpec("benchmarks.engines.btpy", note="one Backtest per symbol and pair"),
-    "backtrader": EngineSpec("benchmarks.engines.bt", note="one Cerebro per symbol and pair"),
+    "vectorbt": EngineSpec(
+        "benchmarks.engines.vbt",
+        note="vbt.Portfolio.from_signals",
+        libraries=("pandas", "vectorbt"),
+        jit=True,
+    ),
+    "backtesting.py": EngineSpec(
+        "benchmarks.engines.btpy",
+        note="one Backtest per symbol and pair",
+        libraries=("pandas", "backtesting"),
+    ),
+    "backtrader": EngineSpec(
+        "benchmarks.engines.bt", note="one Cerebro per symbol and pair", libraries=("pandas", "backtrader")
+    ),
     "solvent-event-noval": EngineSpec(
         "benchmarks.engines.event", {"VALIDATION": "off"}, note="validation='off' (gatekeeper overhead)"
     ),
@@ -40,6 +59,8 @@ ENGINES: dict[str, EngineSpec] = {
         {"CHECKS": True},
         parity=False,
         note="margin account + 10 % volume cap (fills differ by design)",
+        libraries=("pandas", "numba"),
+        jit=True,
     ),
 }
 MAIN = ("solvent-event", "solvent-fast", "vectorbt", "backtesting.py", "backtrader")

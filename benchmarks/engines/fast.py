@@ -38,8 +38,17 @@ CHECKS = False
 
 @dataclass
 class Prepared:
-    ds: Dataset
+    """The bars as a ``BarData`` panel, and what ``outcome`` needs to label the columns.
+
+    Not the ``Dataset``: the panel is the fast path's copy of the bars, so the worker can
+    drop the raw arrays instead of holding the data twice (``benchmarks/worker.py``).
+    """
+
     panel: BarData
+    index: pd.DatetimeIndex
+    pairs: tuple[tuple[int, int], ...]
+    symbols: tuple[str, ...]
+    names: list[str]
     columns: pd.Index
 
 
@@ -60,15 +69,16 @@ def _columns(ds: Dataset) -> pd.Index:
 
 def prepare(ds: Dataset) -> Prepared:
     panel = BarData(ds.index.to_numpy(), ds.symbols, ds.open, ds.high, ds.low, ds.close, ds.volume)
-    return Prepared(ds, panel, _columns(ds))
+    return Prepared(panel, ds.index, ds.pairs, ds.symbols, labels(ds), _columns(ds))
 
 
 def run(p: Prepared) -> Any:
     if sf is None:
         raise NotImplementedError("solvent.fast")
-    cross_up, cross_down = decisions(p.ds.close, p.ds.pairs)
-    entries = pd.DataFrame(cross_up, index=p.ds.index, columns=p.columns)
-    exits = pd.DataFrame(cross_down, index=p.ds.index, columns=p.columns)
+    # The panel's closes are the data set's floats (``BarData`` copies them as they are).
+    cross_up, cross_down = decisions(p.panel.close, p.pairs)
+    entries = pd.DataFrame(cross_up, index=p.index, columns=p.columns)
+    exits = pd.DataFrame(cross_down, index=p.index, columns=p.columns)
     extra: dict[str, Any] = {"account": "margin", "volume_limit": Decimal("0.1")} if CHECKS else {}
     kwargs: dict[str, Any] = {"account": "cash", "volume_limit": None, **extra}
     res = sf.from_signals(p.panel, entries, exits, size="all", cash=CASH, commission=COMMISSION, **kwargs)
@@ -78,15 +88,15 @@ def run(p: Prepared) -> Any:
 
 
 def _label(column: Any, p: Prepared) -> str:
-    if len(p.ds.pairs) == 1:
+    if len(p.pairs) == 1:
         return str(column)
     pair, sym = column
-    return str(pair) if len(p.ds.symbols) == 1 else f"{pair}:{sym}"
+    return str(pair) if len(p.symbols) == 1 else f"{pair}:{sym}"
 
 
 def outcome(raw: Any, p: Prepared) -> Outcome:
     res, final = raw
-    names = labels(p.ds)
+    names = p.names
     out = Outcome(
         fills={n: [] for n in names}, commission={n: [] for n in names}, refused=len(res.rejections)
     )

@@ -1,6 +1,7 @@
 """solvent: backtests and paper trading that cannot spend money they do not have."""
 
-from solvent import fast as fast  # the compiled fast path: solvent.fast.from_signals, ...
+from typing import TYPE_CHECKING, Any
+
 from solvent.accounting.account import Account, AccountKind, BuyingPowerMode
 from solvent.accounting.reservations import ReservationResult
 from solvent.accounting.snapshot import AccountSnapshot, PositionSnapshot
@@ -45,7 +46,30 @@ from solvent.risk import (
     TradingState,
 )
 
+if TYPE_CHECKING:  # for type checkers; at run time ``__getattr__`` below imports it on first use
+    from solvent import fast as fast  # the compiled fast path: solvent.fast.from_signals, ...
+
 __version__ = "0.1.0"
+
+#: Subpackages imported on first attribute access (PEP 562). ``solvent.fast`` brings numba
+#: and LLVM (about 90 MB and 0.3 s to import, 60 MB more on its first call), which
+#: ``import solvent`` and the event engine never need; ``solvent.fast.from_signals`` and
+#: ``import solvent.fast`` work as before.
+_LAZY = ("fast",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib  # noqa: PLC0415 - only on first use
+
+        # The import also binds the attribute on this package: later lookups skip this hook.
+        return importlib.import_module(f"solvent.{name}")
+    raise AttributeError(f"module 'solvent' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "PROFILES",

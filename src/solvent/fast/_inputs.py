@@ -171,6 +171,10 @@ def market(
             i.mm_short_ppm,
         )
     index = pd.DatetimeIndex(panel.timestamps, name="timestamp")
+    # Transposing a boolean panel moves one byte at a time; with every bar present (the
+    # usual case) a block of True is the same array, made ten times faster.
+    present = panel.present
+    present_t = np.ones(present.shape[::-1], dtype=np.bool_) if present.all() else present.T
     return Market(
         panel,
         tuple(insts),
@@ -181,7 +185,7 @@ def market(
         readonly(panel.volume),
         tick,
         lot,
-        readonly(panel.present.T),
+        readonly(present_t),
         inst,
         _dividends(panel, insts),
         index,
@@ -207,6 +211,24 @@ def readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
 # -- input columns ------------------------------------------------------------------------
 
 
+def _same_times(got: pd.DatetimeIndex, index: pd.DatetimeIndex) -> bool:
+    """Return whether ``got`` holds exactly ``index``'s timestamps, in any unit.
+
+    The cheap test before ``DatetimeIndex.equals``, which across units (a frame in
+    microseconds, the panel in nanoseconds) converts through a slow path. A value the
+    finer unit cannot hold does not survive the round trip: then ``equals`` decides.
+    """
+    if len(got) != len(index):
+        return False
+    a, b = got.values, index.values
+    if a.dtype != b.dtype:
+        wide = a.astype(b.dtype)
+        if not np.array_equal(wide.astype(a.dtype), a):
+            return False
+        a = wide
+    return bool(np.array_equal(a, b))
+
+
 def _check_index(frame: pd.DataFrame | pd.Series[Any], name: str, index: pd.DatetimeIndex) -> None:
     got = frame.index
     if not isinstance(got, pd.DatetimeIndex):
@@ -215,7 +237,7 @@ def _check_index(frame: pd.DataFrame | pd.Series[Any], name: str, index: pd.Date
         )
     if got.tz is not None:
         got = got.tz_convert("UTC").tz_localize(None)
-    if got.equals(index):
+    if got is index or _same_times(got, index) or got.equals(index):
         return
     if len(got) != len(index):
         raise InvalidInputError(
@@ -249,7 +271,8 @@ def columns_of(frame: pd.DataFrame, name: str, mkt: Market) -> Columns:
     combos = []
     symbols = []
     cols = []
-    for label in labels:
+    # ``tolist``: iterating an Arrow-backed string index yields one scalar at a time.
+    for label in labels.tolist():
         combo, sym = _split_label(label, multi)
         if sym not in where:
             raise InvalidInputError(
@@ -288,6 +311,8 @@ def _as_frame(x: Any, name: str, mkt: Market) -> pd.DataFrame:
 
 def _align(frame: pd.DataFrame, name: str, mkt: Market, like: Columns | None) -> tuple[pd.DataFrame, Columns]:
     _check_index(frame, name, mkt.index)
+    if like is not None and (frame.columns is like.labels or frame.columns.equals(like.labels)):
+        return frame, like  # the entries' columns, already checked
     cols = columns_of(frame, name, mkt)
     if like is None:
         return frame, cols
@@ -310,6 +335,9 @@ def _align(frame: pd.DataFrame, name: str, mkt: Market, like: Columns | None) ->
 def signals(x: Any, name: str, mkt: Market, like: Columns | None = None) -> tuple[B, Columns]:
     """Return a boolean signal matrix ``(M, T)`` and its columns."""
     frame, cols = _align(_as_frame(x, name, mkt), name, mkt, like)
+    if all(dtype == np.bool_ for dtype in set(frame.dtypes.tolist())):  # the usual case, checked at once
+        # One boolean block comes out ``(T, M)`` Fortran-ordered: ``.T`` is C-contiguous.
+        return np.ascontiguousarray(frame.to_numpy().T), cols
     for label, dtype in frame.dtypes.items():
         if dtype == np.bool_:
             continue

@@ -314,9 +314,10 @@ def from_signals(
     prm[ly.P_HAS_SHORT] = int(has_short)
     cm = lower_commission(commission, mkt.instruments)
     lay = inp.layout(cols, bool(group))
-    signal_count = int(le.sum()) + (int(lx.sum()) if exits is not None else 0)
+    # ``count_nonzero``: a boolean ``sum`` goes through an integer reduction, 8x slower.
+    signal_count = int(np.count_nonzero(le)) + (int(np.count_nonzero(lx)) if exits is not None else 0)
     if has_short:
-        signal_count += int(se.sum()) + int(sx.sum())
+        signal_count += int(np.count_nonzero(se)) + int(np.count_nonzero(sx))
     extra = {"size": sz.text, "group": bool(group), "bars": t}
     settings = _settings(prm, st, commission, slippage, instruments, extra)
     return _run(
