@@ -509,6 +509,25 @@ def test_misaligned_index_names_the_timestamp(panel: BarData) -> None:
         from_signals(panel, entries, entries.iloc[:3], cash=100)
 
 
+def test_signals_indexed_in_microseconds_run_like_nanoseconds(panel: BarData) -> None:
+    entries = signal(panel, X=[0])
+    micro = entries.set_axis(entries.index.as_unit("us"))
+    assert micro.index.dtype != entries.index.dtype
+    a = from_signals(panel, micro, cash=1_000)
+    b = from_signals(panel, entries, cash=1_000)
+    assert a.fills.equals(b.fills)
+    assert a.equity.to_numpy().tolist() == b.equity.to_numpy().tolist()
+
+
+def test_signals_one_microsecond_off_name_the_timestamp(panel: BarData) -> None:
+    entries = signal(panel, X=[0])
+    stamps = list(entries.index.as_unit("us"))
+    stamps[-1] += pd.Timedelta(1, "us")
+    off = entries.set_axis(pd.DatetimeIndex(stamps).as_unit("us"))
+    with pytest.raises(InvalidInputError, match=r"entries\.index.*2024-01-04 00:00:00\.000001.*row 3"):
+        from_signals(panel, off, cash=100)
+
+
 def test_unknown_column_names_it(panel: BarData) -> None:
     entries = signal(panel, X=[0]).rename(columns={"Y": "ZZZ"})
     with pytest.raises(InvalidInputError, match=r"entries\.columns.*ZZZ"):
