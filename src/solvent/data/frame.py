@@ -10,90 +10,19 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from solvent.errors import InvalidInputError, UnknownSymbolError
+from solvent.data.checks import (
+    FIELDS,
+    PRICE_FIELDS,
+    BoolArray,
+    DataError,
+    FloatArray,
+    TimeArray,
+    check_cells,
+    filled,
+)
+from solvent.errors import UnknownSymbolError
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-TimeArray = npt.NDArray[np.datetime64]
-
-#: Price fields, in the order they are validated and reported.
-PRICE_FIELDS = ("open", "high", "low", "close")
-#: Every numeric field of a panel, in column order.
-FIELDS = (*PRICE_FIELDS, "volume", "dividend", "split")
-
-
-class DataError(InvalidInputError):
-    """Bar data is unusable; the message names the symbol, timestamp and field.
-
-    ``symbol``, ``timestamp`` and ``column`` are also attributes (``None`` where the
-    problem is not tied to one row, e.g. a missing column).
-    """
-
-    def __init__(
-        self,
-        column: str,
-        value: object,
-        problem: str,
-        *,
-        symbol: str | None = None,
-        timestamp: object = None,
-    ) -> None:
-        self.symbol = symbol
-        self.timestamp = timestamp
-        self.column = column
-        where = "data"
-        if symbol is not None or timestamp is not None:
-            parts = [p for p in (symbol, None if timestamp is None else str(timestamp)) if p is not None]
-            where = f"data[{' @ '.join(parts)}]"
-        super().__init__(f"{where}.{column}", value, problem)
-
-
-def _first_bad(
-    mask: BoolArray,
-    column: str,
-    values: npt.NDArray[Any],
-    problem: str,
-    symbols: npt.NDArray[Any],
-    times: TimeArray,
-) -> None:
-    """Raise a ``DataError`` naming the first row where ``mask`` is true, if any."""
-    bad = np.flatnonzero(mask)
-    if bad.size == 0:
-        return
-    i = int(bad[0])
-    more = f" ({bad.size} rows in all)" if bad.size > 1 else ""
-    raise DataError(
-        column,
-        values[i].item() if hasattr(values[i], "item") else values[i],
-        problem + more,
-        symbol=str(symbols[i]),
-        timestamp=pd.Timestamp(times[i]),
-    )
-
-
-def check_values(symbols: npt.NDArray[Any], times: TimeArray, cols: Mapping[str, FloatArray]) -> None:
-    """Validate flat (row-aligned) bar columns; raise ``DataError`` on the first problem.
-
-    Rules: prices finite and positive; ``high >= max(open, close)``; ``low <=
-    min(open, close)``; volume finite and non-negative; dividend finite and
-    non-negative; split finite and positive.
-    """
-    for name in PRICE_FIELDS:
-        v = cols[name]
-        _first_bad(~np.isfinite(v), name, v, "price must be finite", symbols, times)
-        _first_bad(v <= 0, name, v, "price must be positive", symbols, times)
-    o, h, lo, c = (cols[k] for k in PRICE_FIELDS)
-    _first_bad(h < np.maximum(o, c), "high", h, "high is below max(open, close)", symbols, times)
-    _first_bad(lo > np.minimum(o, c), "low", lo, "low is above min(open, close)", symbols, times)
-    v = cols["volume"]
-    _first_bad(~np.isfinite(v), "volume", v, "volume must be finite", symbols, times)
-    _first_bad(v < 0, "volume", v, "volume cannot be negative", symbols, times)
-    d = cols["dividend"]
-    _first_bad(~np.isfinite(d), "dividend", d, "dividend must be finite", symbols, times)
-    _first_bad(d < 0, "dividend", d, "dividend cannot be negative", symbols, times)
-    s = cols["split"]
-    _first_bad(~np.isfinite(s), "split", s, "split ratio must be finite", symbols, times)
-    _first_bad(s <= 0, "split", s, "split ratio must be positive", symbols, times)
+__all__ = ["FIELDS", "PRICE_FIELDS", "BarData", "BoolArray", "DataError", "FloatArray", "TimeArray"]
 
 
 def _readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -111,6 +40,13 @@ def _to_ns(value: object, field: str) -> np.datetime64:
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return np.datetime64(ts.as_unit("ns").value, "ns")
+
+
+def _symbols(symbols: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    syms = tuple(str(s) for s in symbols)
+    if len(set(syms)) != len(syms) or any(not s for s in syms):
+        raise DataError("symbol", syms, "symbols must be unique non-empty strings")
+    return syms
 
 
 class BarData:
@@ -191,13 +127,13 @@ class BarData:
         if ts.size > 1 and not (ts[1:] > ts[:-1]).all():
             i = int(np.flatnonzero(ts[1:] <= ts[:-1])[0]) + 1
             raise DataError("timestamp", pd.Timestamp(ts[i]), "panel timestamps must be sorted and unique")
-        syms = tuple(str(s) for s in symbols)
-        if len(set(syms)) != len(syms) or any(not s for s in syms):
-            raise DataError("symbol", syms, "symbols must be unique non-empty strings")
+        syms = _symbols(symbols)
         shape = (ts.size, len(syms))
 
         def grid(name: str, a: npt.ArrayLike | None, fill: float) -> FloatArray:
-            arr = np.full(shape, fill) if a is None else np.array(a, dtype=np.float64)
+            # One copy, the panel's own (``np.array`` copies even a float64 input, so the
+            # caller's array is never aliased or made read-only); never a second one.
+            arr = filled(shape, fill) if a is None else np.array(a, dtype=np.float64)
             if arr.shape != shape:
                 raise DataError(name, arr.shape, f"shape must be {shape} (timestamps × symbols)")
             return arr
@@ -211,24 +147,60 @@ class BarData:
         pres = np.isfinite(c) if present is None else np.array(present, dtype=bool)
         if pres.shape != shape:
             raise DataError("present", pres.shape, f"shape must be {shape} (timestamps × symbols)")
-        rows, cols = np.nonzero(pres)
-        sym_arr = np.array(syms, dtype=object)[cols] if syms else np.array([], dtype=object)
-        check_values(
-            sym_arr,
-            ts[rows],
-            {"open": o[pres], "high": h[pres], "low": lo[pres], "close": c[pres], "volume": vol[pres],
-             "dividend": div[pres], "split": spl[pres]},
-        )  # fmt: skip
-        absent = ~pres
-        for a, fill in ((o, np.nan), (h, np.nan), (lo, np.nan), (c, np.nan), (vol, 0.0), (div, 0.0)):
-            a[absent] = fill
-        spl[absent] = 1.0
+        full = bool(pres.all())
+        cols = {"open": o, "high": h, "low": lo, "close": c, "volume": vol}
+        # A default-filled dividend or split is valid by construction: not checked.
+        if dividend is not None:
+            cols["dividend"] = div
+        if split is not None:
+            cols["split"] = spl
+        check_cells(cols, None if full else pres, lambda row, col: (syms[col], ts[row]))
+        if not full:
+            # Absent cells hold "no bar" whatever the input had there.
+            absent = ~pres
+            for a, fill in ((o, np.nan), (h, np.nan), (lo, np.nan), (c, np.nan), (vol, 0.0)):
+                np.copyto(a, fill, where=absent)
+            if dividend is not None:
+                np.copyto(div, 0.0, where=absent)
+            if split is not None:
+                np.copyto(spl, 1.0, where=absent)
+        self._set(ts, syms, (o, h, lo, c, vol, div, spl), pres, meta)
+
+    def _set(
+        self,
+        ts: TimeArray,
+        syms: tuple[str, ...],
+        fields: tuple[FloatArray, ...],
+        pres: BoolArray,
+        meta: Mapping[str, Any] | None,
+    ) -> None:
         self.timestamps = _readonly(ts)
         self.symbols = syms
-        self.open, self.high, self.low, self.close = (_readonly(a) for a in (o, h, lo, c))
-        self.volume, self.dividend, self.split = (_readonly(a) for a in (vol, div, spl))
+        (self.open, self.high, self.low, self.close, self.volume, self.dividend, self.split) = (
+            _readonly(a) for a in fields
+        )
         self.present = _readonly(pres)
         self.meta = MappingProxyType(dict(meta or {}))
+
+    @classmethod
+    def _adopt(
+        cls,
+        ts: TimeArray,
+        syms: tuple[str, ...],
+        fields: tuple[FloatArray, ...],
+        pres: BoolArray,
+        meta: Mapping[str, Any] | None,
+    ) -> BarData:
+        """Wrap arrays the loaders built and validated, without copying or re-checking them.
+
+        For ``solvent.data.io`` only: ``ts`` is sorted and unique, ``fields`` are the
+        seven ``FIELDS`` grids of shape ``(T, N)`` with absent cells already NaN / 0 / 1,
+        every present cell passed ``check_cells``, and nothing else refers to them (they
+        are made read-only in place).
+        """
+        panel = cls.__new__(cls)
+        panel._set(ts, _symbols(syms), fields, pres, meta)
+        return panel
 
     # -- shape -----------------------------------------------------------------------
 
