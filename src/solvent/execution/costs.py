@@ -149,10 +149,12 @@ def per_share_fee(
     if cum_lots == 0:
         return 0
     fee = div_round_half_even(cum_lots * fee_num, fee_den)
-    fee = max(fee, minimum)
+    # Comparisons rather than ``max``/``min``: the same integers, and the compiled twin
+    # (``solvent.fast._jit``) needs no extra compiled builtin for them.
+    fee = fee if fee >= minimum else minimum
     if cap_den != 0:
         cap = div_round_half_even(cum_notional * cap_num, cap_den)
-        fee = min(fee, cap)
+        fee = fee if fee <= cap else cap
     return fee
 
 

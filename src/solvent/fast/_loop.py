@@ -1,6 +1,7 @@
 """The compiled loop: every account, every bar, the broker then the strategy's rule.
 
-One ``njit`` kernel (``run_nb``) walks the accounts (columns, or groups of columns that
+One ``njit`` kernel (``run_nb``, compiled once per entry point and fill timing:
+``KERNELS``, ``kernel_for``) walks the accounts (columns, or groups of columns that
 share cash) and, for each, the bars in order. Per bar it does what ``solvent.backtest``
 does with the twin strategies of ``solvent.fast.twin``:
 
@@ -25,6 +26,8 @@ hundreds of them in the loop (docs/fast.md, *Speed and compilation*).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -110,180 +113,237 @@ B = npt.NDArray[np.bool_]
 _INT64_SAFE = 4.0e18
 
 
-@kernel
-def run_nb(
-    op: F64,
-    hi: F64,
-    lo: F64,
-    cl: F64,
-    vo: F64,
-    tick: F64,
-    lot: F64,
-    present: B,
-    le: B,
-    lx: B,
-    se: B,
-    sx: B,
-    weights: I64,
-    rebalance: B,
-    acct_start: I64,
-    acct_slots: I64,
-    slot_col: I64,
-    inst: I64,
-    dividends: I64,
-    size_lots: I64,
-    cm: I64,
-    prm: I64,
-    equity: I64,
-    fb: I64,
-    rb: I64,
-    cnt: I64,
-    final_cash: I64,
-    final_qty: I64,
-    first_call: I64,
-    ys: I64,
-    od: I64,
-    olist: I64,
-    todo: I64,
-    leg: I64,
-    acc: I64,
-) -> None:
-    """Run every account over every bar; see the module docstring.
+def _make_run_nb(targets_mode: bool, same_bar_pass: bool) -> Callable[..., None]:
+    """Return the kernel for one entry point and fill timing (see ``KERNELS``).
 
-    Bars are float arrays over data columns, ``(T, N)`` for open, high, low and volume
-    (read on bars with working orders) and ``(N, T)`` for the close and ``present``
-    (read every bar, so each symbol's stream is contiguous); prices are converted to
-    ticks of ``tick`` when read, volume to lots of ``lot``. Signals ``le, lx, se, sx``
-    and ``weights`` are ``(M, T)`` over input columns; the slots of account ``a``
-    are ``acct_slots[acct_start[a]:acct_start[a+1]]``; input column ``m`` trades data
-    column ``slot_col[m]``, whose instrument is ``inst`` (``_layout.I_*``). ``equity``
-    is ``(A, T)``. ``ys``, ``od``, ``olist``, ``todo``, ``leg`` and ``acc`` are working
-    tables (``_layout``), sized for the largest account.
+    ``targets_mode`` and ``same_bar_pass`` are constants of the compiled code (numba
+    reads a closure's variables as constants and drops the branches they rule out
+    before typing), so a kernel compiles only the rule and the passes its runs use:
+    the default run's compiles about 0.5 s faster than one kernel for all of them
+    (docs/fast.md, *Speed and compilation*). The code is the same source for all four;
+    ``tests/test_fast_kernels.py`` runs each against the event engine.
     """
-    n_bars = op.shape[0]
-    n_acct = acct_start.shape[0] - 1
-    targets = prm[P_MODE] == MODE_TARGETS
-    has_exits = prm[P_HAS_EXITS] != 0
-    has_short = prm[P_HAS_SHORT] != 0
-    cash_account = prm[P_KIND_CASH] != 0
-    size_value = prm[P_SIZE_KIND] == SIZE_VALUE
-    same_bar = prm[P_SAME_BAR] != 0
-    for a in range(n_acct):
-        s0 = acct_start[a]
-        na = acct_start[a + 1] - s0
-        for k in range(na):
-            m = acct_slots[s0 + k]
-            j = slot_col[m]
-            for f in range(NY):
-                ys[k, f] = 0
-            ys[k, Y_COL] = j
-            ys[k, Y_SLOT] = m
-            ys[k, Y_KNUM] = inst[j, I_KNUM]
-            ys[k, Y_KDEN] = inst[j, I_KDEN]
-            ys[k, Y_IML] = inst[j, I_IML]
-            ys[k, Y_IMS] = inst[j, I_IMS]
-            ys[k, Y_SHORTABLE] = inst[j, I_SHORTABLE]
-            ys[k, Y_SIZE] = size_lots[j]
-            ys[k, Y_MML] = inst[j, I_MML]
-            ys[k, Y_MMS] = inst[j, I_MMS]
-        for r in range(od.shape[0]):
-            od[r, O_ALIVE] = 0
-        acc[A_CASH] = prm[P_CASH]
-        acc[A_RESERVED] = 0
-        acc[A_NEXT_ID] = 1
-        acc[A_NOPEN] = 0
-        acc[A_INDEX] = a
-        first_call[a] = -1
-        ev = 0
-        for t in range(n_bars):
-            while ev < dividends.shape[0] and dividends[ev, 0] == t:
-                # Dividends going ex on this bar are paid before it trades (backtest step 1).
-                for k in range(na):
-                    q = ys[k, Y_QTY]
-                    if ys[k, Y_COL] == dividends[ev, 1] and q != 0:
-                        acc[A_CASH] += per_unit_cash(q, dividends[ev, 2], dividends[ev, 3])
-                ev += 1
-            ran = acc[A_NOPEN] > 0
-            if ran:
-                for k in range(na):
-                    j = ys[k, Y_COL]
-                    if present[j, t]:
-                        o = ticks_nb(op[t, j], tick[j])
-                        h = ticks_nb(hi[t, j], tick[j])
-                        lw = ticks_nb(lo[t, j], tick[j])
-                        c = ticks_nb(cl[j, t], tick[j])
-                        if o < 0 or h < 0 or lw < 0 or c < 0:
-                            cnt[N_UNSETTLED] = 1
-                            return
-                        ys[k, Y_PRESENT] = 1
-                        ys[k, Y_STALE] = 0
-                        ys[k, Y_OPEN] = o
-                        ys[k, Y_HIGH] = h
-                        ys[k, Y_LOW] = lw
-                        ys[k, Y_CLOSE] = c
-                        ys[k, Y_VOL] = lots_nb(vo[t, j], lot[j])
-                    else:
-                        ys[k, Y_PRESENT] = 0
-                on_bar_nb(t, FALSE, TRUE, prm, acc, ys, na, od, olist, todo, leg, cm, fb, rb, cnt)
-            else:
-                # No working order: the bar only moves the marks (the open's mark would
-                # be replaced by the close's before anyone reads it). A flat symbol's close
-                # is read only if something needs it (a decision below), so a quiet bar
-                # costs almost nothing.
-                for k in range(na):
-                    j = ys[k, Y_COL]
-                    if present[j, t]:
-                        ys[k, Y_PRESENT] = 1
-                        if ys[k, Y_QTY] == 0:
-                            ys[k, Y_STALE] = 1
-                            continue
-                        c = ticks_nb(cl[j, t], tick[j])
-                        if c < 0:
-                            cnt[N_UNSETTLED] = 1
-                            return
-                        ys[k, Y_STALE] = 0
-                        ys[k, Y_MARK] = c
-                        ys[k, Y_LAST] = c
-                    else:
-                        ys[k, Y_PRESENT] = 0
-            nlv = acc[A_CASH]
-            gross = 0
-            mm = 0
-            shorts = False
+
+    def run_nb(
+        op: F64,
+        hi: F64,
+        lo: F64,
+        cl: F64,
+        vo: F64,
+        tick: F64,
+        lot: F64,
+        present: B,
+        le: B,
+        lx: B,
+        se: B,
+        sx: B,
+        weights: I64,
+        rebalance: B,
+        acct_start: I64,
+        acct_slots: I64,
+        slot_col: I64,
+        inst: I64,
+        dividends: I64,
+        size_lots: I64,
+        cm: I64,
+        prm: I64,
+        equity: I64,
+        fb: I64,
+        rb: I64,
+        cnt: I64,
+        final_cash: I64,
+        final_qty: I64,
+        first_call: I64,
+        ys: I64,
+        od: I64,
+        olist: I64,
+        todo: I64,
+        leg: I64,
+        acc: I64,
+    ) -> None:
+        """Run every account over every bar; see the module docstring.
+
+        Bars are float arrays over data columns, ``(T, N)`` for open, high, low and volume
+        (read on bars with working orders) and ``(N, T)`` for the close and ``present``
+        (read every bar, so each symbol's stream is contiguous); prices are converted to
+        ticks of ``tick`` when read, volume to lots of ``lot``. Signals ``le, lx, se, sx``
+        and ``weights`` are ``(M, T)`` over input columns; the slots of account ``a``
+        are ``acct_slots[acct_start[a]:acct_start[a+1]]``; input column ``m`` trades data
+        column ``slot_col[m]``, whose instrument is ``inst`` (``_layout.I_*``). ``equity``
+        is ``(A, T)``. ``ys``, ``od``, ``olist``, ``todo``, ``leg`` and ``acc`` are working
+        tables (``_layout``), sized for the largest account.
+        """
+        n_bars = op.shape[0]
+        n_acct = acct_start.shape[0] - 1
+        targets = targets_mode  # constants of the compiled code (``_make_run_nb``)
+        has_exits = prm[P_HAS_EXITS] != 0
+        has_short = prm[P_HAS_SHORT] != 0
+        cash_account = prm[P_KIND_CASH] != 0
+        size_value = prm[P_SIZE_KIND] == SIZE_VALUE
+        same_bar = same_bar_pass
+        for a in range(n_acct):
+            s0 = acct_start[a]
+            na = acct_start[a + 1] - s0
             for k in range(na):
-                q = ys[k, Y_QTY]
-                if q != 0:
-                    mv = notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], ys[k, Y_KDEN])
-                    nlv += mv
-                    gross += abs(mv)
-                    shorts = shorts or q < 0
-            equity[a, t] = nlv
-            # The margin monitor's band (``Account.margin_figures``, ``rules.margin_band``):
-            # from a margin call on, the event engine goes reduce-only and liquidates,
-            # which this loop does not (docs/fast.md), so the first such bar is reported.
-            # Without shorts and with cash >= 0, NLV covers gross exposure: no call.
-            if first_call[a] < 0 and gross > 0 and (shorts or acc[A_CASH] < 0):
+                m = acct_slots[s0 + k]
+                j = slot_col[m]
+                for f in range(NY):
+                    ys[k, f] = 0
+                ys[k, Y_COL] = j
+                ys[k, Y_SLOT] = m
+                ys[k, Y_KNUM] = inst[j, I_KNUM]
+                ys[k, Y_KDEN] = inst[j, I_KDEN]
+                ys[k, Y_IML] = inst[j, I_IML]
+                ys[k, Y_IMS] = inst[j, I_IMS]
+                ys[k, Y_SHORTABLE] = inst[j, I_SHORTABLE]
+                ys[k, Y_SIZE] = size_lots[j]
+                ys[k, Y_MML] = inst[j, I_MML]
+                ys[k, Y_MMS] = inst[j, I_MMS]
+            for r in range(od.shape[0]):
+                od[r, O_ALIVE] = 0
+            acc[A_CASH] = prm[P_CASH]
+            acc[A_RESERVED] = 0
+            acc[A_NEXT_ID] = 1
+            acc[A_NOPEN] = 0
+            acc[A_INDEX] = a
+            first_call[a] = -1
+            ev = 0
+            for t in range(n_bars):
+                while ev < dividends.shape[0] and dividends[ev, 0] == t:
+                    # Dividends going ex on this bar are paid before it trades (backtest step 1).
+                    for k in range(na):
+                        q = ys[k, Y_QTY]
+                        if ys[k, Y_COL] == dividends[ev, 1] and q != 0:
+                            acc[A_CASH] += per_unit_cash(q, dividends[ev, 2], dividends[ev, 3])
+                    ev += 1
+                ran = acc[A_NOPEN] > 0
+                if ran:
+                    for k in range(na):
+                        j = ys[k, Y_COL]
+                        if present[j, t]:
+                            o = ticks_nb(op[t, j], tick[j])
+                            h = ticks_nb(hi[t, j], tick[j])
+                            lw = ticks_nb(lo[t, j], tick[j])
+                            c = ticks_nb(cl[j, t], tick[j])
+                            if o < 0 or h < 0 or lw < 0 or c < 0:
+                                cnt[N_UNSETTLED] = 1
+                                return
+                            ys[k, Y_PRESENT] = 1
+                            ys[k, Y_STALE] = 0
+                            ys[k, Y_OPEN] = o
+                            ys[k, Y_HIGH] = h
+                            ys[k, Y_LOW] = lw
+                            ys[k, Y_CLOSE] = c
+                            ys[k, Y_VOL] = lots_nb(vo[t, j], lot[j])
+                        else:
+                            ys[k, Y_PRESENT] = 0
+                    on_bar_nb(t, FALSE, TRUE, prm, acc, ys, na, od, olist, todo, leg, cm, fb, rb, cnt)
+                else:
+                    # No working order: the bar only moves the marks (the open's mark would
+                    # be replaced by the close's before anyone reads it). A flat symbol's close
+                    # is read only if something needs it (a decision below), so a quiet bar
+                    # costs almost nothing.
+                    for k in range(na):
+                        j = ys[k, Y_COL]
+                        if present[j, t]:
+                            ys[k, Y_PRESENT] = 1
+                            if ys[k, Y_QTY] == 0:
+                                ys[k, Y_STALE] = 1
+                                continue
+                            c = ticks_nb(cl[j, t], tick[j])
+                            if c < 0:
+                                cnt[N_UNSETTLED] = 1
+                                return
+                            ys[k, Y_STALE] = 0
+                            ys[k, Y_MARK] = c
+                            ys[k, Y_LAST] = c
+                        else:
+                            ys[k, Y_PRESENT] = 0
+                nlv = acc[A_CASH]
+                gross = 0
+                mm = 0
+                shorts = False
                 for k in range(na):
                     q = ys[k, Y_QTY]
                     if q != 0:
                         mv = notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], ys[k, Y_KDEN])
-                        if cash_account:  # a cash account's "margin" is the whole value
-                            mm += abs(mv)
-                        else:
-                            mm += margin_requirement(abs(mv), ys[k, Y_MML] if q > 0 else ys[k, Y_MMS])
-                at_risk, call, liquidating = prm[P_AT_RISK], prm[P_CALL], prm[P_LIQUIDATING]
-                if margin_band(nlv, gross, mm, at_risk, call, liquidating) >= BAND_MARGIN_CALL:
-                    first_call[a] = t
-            elif first_call[a] < 0 and nlv < 0:
-                first_call[a] = t  # halted
-            if targets:
-                if rebalance[a, t]:
-                    # ``TargetStrategy.on_bar``: cancel the symbols' working orders, then
-                    # trade each symbol with a bar to its target (``decide.target_lots``).
-                    # Orders that reduce a position go first, so what they free counts
-                    # for the orders placed after them.
+                        nlv += mv
+                        gross += abs(mv)
+                        shorts = shorts or q < 0
+                equity[a, t] = nlv
+                # The margin monitor's band (``Account.margin_figures``, ``rules.margin_band``):
+                # from a margin call on, the event engine goes reduce-only and liquidates,
+                # which this loop does not (docs/fast.md), so the first such bar is reported.
+                # Without shorts and with cash >= 0, NLV covers gross exposure: no call.
+                if first_call[a] < 0 and gross > 0 and (shorts or acc[A_CASH] < 0):
                     for k in range(na):
-                        if ys[k, Y_PRESENT] and ys[k, Y_STALE]:
+                        q = ys[k, Y_QTY]
+                        if q != 0:
+                            mv = notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], ys[k, Y_KDEN])
+                            if cash_account:  # a cash account's "margin" is the whole value
+                                mm += abs(mv)
+                            else:
+                                mm += margin_requirement(abs(mv), ys[k, Y_MML] if q > 0 else ys[k, Y_MMS])
+                    at_risk, call, liquidating = prm[P_AT_RISK], prm[P_CALL], prm[P_LIQUIDATING]
+                    if margin_band(nlv, gross, mm, at_risk, call, liquidating) >= BAND_MARGIN_CALL:
+                        first_call[a] = t
+                elif first_call[a] < 0 and nlv < 0:
+                    first_call[a] = t  # halted
+                if targets:
+                    if rebalance[a, t]:
+                        # ``TargetStrategy.on_bar``: cancel the symbols' working orders, then
+                        # trade each symbol with a bar to its target (``decide.target_lots``).
+                        # Orders that reduce a position go first, so what they free counts
+                        # for the orders placed after them.
+                        for k in range(na):
+                            if ys[k, Y_PRESENT] and ys[k, Y_STALE]:
+                                c = ticks_nb(cl[ys[k, Y_COL], t], tick[ys[k, Y_COL]])
+                                if c < 0:
+                                    cnt[N_UNSETTLED] = 1
+                                    return
+                                ys[k, Y_STALE] = 0
+                                ys[k, Y_MARK] = c
+                                ys[k, Y_LAST] = c
+                        for k in range(na):
+                            if ys[k, Y_PRESENT]:
+                                i = 0
+                                while i < acc[A_NOPEN]:
+                                    r = olist[i]
+                                    if od[r, O_K] == k:
+                                        close_order_nb(r, acc, od, olist)
+                                    else:
+                                        i += 1
+                        for phase in range(2):
+                            for k in range(na):
+                                if ys[k, Y_PRESENT] == 0:
+                                    continue
+                                pos = ys[k, Y_QTY]
+                                weight = weights[ys[k, Y_SLOT], t]
+                                last = ys[k, Y_LAST]
+                                kden = ys[k, Y_KDEN]
+                                if abs(float(nlv)) * abs(float(weight)) * float(kden) >= _INT64_SAFE:
+                                    cnt[N_OVERFLOW] = t + 1  # NLV x weight too large for int64
+                                    return
+                                target = target_lots(nlv, weight, last, ys[k, Y_KNUM], kden)
+                                delta = target - pos
+                                if delta == 0:
+                                    continue
+                                reducing = pos != 0 and (delta > 0) != (pos > 0)
+                                if reducing == (phase == 0):
+                                    place_nb(
+                                        t, k, delta, ZERO, FALSE, prm, acc, ys, na, od, olist, cm, rb, cnt
+                                    )
+                else:
+                    for k in range(na):
+                        if ys[k, Y_PRESENT] == 0:
+                            continue
+                        m = ys[k, Y_SLOT]
+                        action = resolve_action(
+                            le[m, t], has_exits and lx[m, t], has_short and se[m, t], has_short and sx[m, t]
+                        )
+                        if action == ACT_NONE:
+                            continue
+                        if ys[k, Y_STALE]:  # the decision needs this bar's close
                             c = ticks_nb(cl[ys[k, Y_COL], t], tick[ys[k, Y_COL]])
                             if c < 0:
                                 cnt[N_UNSETTLED] = 1
@@ -291,112 +351,82 @@ def run_nb(
                             ys[k, Y_STALE] = 0
                             ys[k, Y_MARK] = c
                             ys[k, Y_LAST] = c
-                    for k in range(na):
-                        if ys[k, Y_PRESENT]:
-                            i = 0
-                            while i < acc[A_NOPEN]:
-                                r = olist[i]
-                                if od[r, O_K] == k:
-                                    close_order_nb(r, acc, od, olist)
-                                else:
-                                    i += 1
-                    for phase in range(2):
-                        for k in range(na):
-                            if ys[k, Y_PRESENT] == 0:
-                                continue
-                            pos = ys[k, Y_QTY]
-                            weight = weights[ys[k, Y_SLOT], t]
-                            last = ys[k, Y_LAST]
-                            kden = ys[k, Y_KDEN]
-                            if abs(float(nlv)) * abs(float(weight)) * float(kden) >= _INT64_SAFE:
-                                cnt[N_OVERFLOW] = t + 1  # NLV x weight too large for int64
-                                return
-                            target = target_lots(nlv, weight, last, ys[k, Y_KNUM], kden)
-                            delta = target - pos
-                            if delta == 0:
-                                continue
-                            reducing = pos != 0 and (delta > 0) != (pos > 0)
-                            if reducing == (phase == 0):
-                                place_nb(t, k, delta, ZERO, FALSE, prm, acc, ys, na, od, olist, cm, rb, cnt)
-            else:
-                for k in range(na):
-                    if ys[k, Y_PRESENT] == 0:
-                        continue
-                    m = ys[k, Y_SLOT]
-                    action = resolve_action(
-                        le[m, t], has_exits and lx[m, t], has_short and se[m, t], has_short and sx[m, t]
-                    )
-                    if action == ACT_NONE:
-                        continue
-                    if ys[k, Y_STALE]:  # the decision needs this bar's close
-                        c = ticks_nb(cl[ys[k, Y_COL], t], tick[ys[k, Y_COL]])
-                        if c < 0:
-                            cnt[N_UNSETTLED] = 1
-                            return
-                        ys[k, Y_STALE] = 0
-                        ys[k, Y_MARK] = c
-                        ys[k, Y_LAST] = c
-                    # ``SignalStrategy.on_bar``: nothing to do when the position plus what its
-                    # working orders will still fill already heads where the action asks.
-                    pos = ys[k, Y_QTY]
-                    heading = pos
-                    for i in range(acc[A_NOPEN]):
-                        r = olist[i]
-                        if od[r, O_K] == k:
-                            heading += od[r, O_LOTS] - od[r, O_FILLED]
-                    if already_heading(action, heading):
-                        continue
-                    # Otherwise the symbol's working orders are cancelled and the action is
-                    # taken from the position as filled.
-                    i = 0
-                    while i < acc[A_NOPEN]:
-                        r = olist[i]
-                        if od[r, O_K] == k:
-                            close_order_nb(r, acc, od, olist)
-                        else:
-                            i += 1
-                    close, side = orders_for(action, pos)
-                    if close:  # ``ctx.close_position``: intent CLOSE
-                        place_nb(t, k, -pos, ZERO, TRUE, prm, acc, ys, na, od, olist, cm, rb, cnt)
-                    if side == 0:
-                        continue
-                    lots = side * ys[k, Y_SIZE]  # ``ctx.order``
-                    budget = ZERO
-                    if size_value:
-                        # ``ctx.order_value``: the budget is the cash the account would hold
-                        # after closing this position at the last close, times the size
-                        # fraction; the order is placed at an estimate of what it buys.
-                        last = ys[k, Y_LAST]
-                        budget = acc[A_CASH] + notional_minor(last, pos, ys[k, Y_KNUM], ys[k, Y_KDEN])
-                        budget = budget * prm[P_PCT_NUM] // prm[P_PCT_DEN]
-                        if budget <= 0:
+                        # ``SignalStrategy.on_bar``: nothing to do when the position plus what its
+                        # working orders will still fill already heads where the action asks.
+                        pos = ys[k, Y_QTY]
+                        heading = pos
+                        for i in range(acc[A_NOPEN]):
+                            r = olist[i]
+                            if od[r, O_K] == k:
+                                heading += od[r, O_LOTS] - od[r, O_FILLED]
+                        if already_heading(action, heading):
                             continue
-                        # ``submit_value``'s estimate: what the budget buys at the last close.
-                        upper = budget * ys[k, Y_KDEN] // (last * ys[k, Y_KNUM]) + 1
-                        full = FULL_PPM
-                        est = affordable_nb(upper, budget, cm, ys, k, last, ZERO, ZERO, ZERO, full, full)
-                        lots = side * (est if est > 1 else 1)
-                    place_nb(t, k, lots, budget, FALSE, prm, acc, ys, na, od, olist, cm, rb, cnt)
-            if same_bar:
-                # ``fill_at_close``: the orders placed at this bar get one pass at its close
-                # (look-ahead), against the bar seen from its close with the volume the
-                # first pass left (all of it if no order worked at the open).
-                placed = False
-                for i in range(acc[A_NOPEN]):
-                    placed = placed or od[olist[i], O_BAR] == t
-                if placed:
-                    for k in range(na):
-                        if ys[k, Y_PRESENT] and ys[k, Y_STALE] == 0:
-                            c = ys[k, Y_LAST]
-                            ys[k, Y_OPEN] = c
-                            ys[k, Y_HIGH] = c
-                            ys[k, Y_LOW] = c
-                            ys[k, Y_CLOSE] = c
-                            if not ran:
-                                j = ys[k, Y_COL]
-                                ys[k, Y_VOL] = lots_nb(vo[t, j], lot[j])
-                    on_bar_nb(t, TRUE, not ran, prm, acc, ys, na, od, olist, todo, leg, cm, fb, rb, cnt)
-                    equity[a, t] = nlv_nb(acc, ys, na)
-        final_cash[a] = acc[A_CASH]
-        for k in range(na):
-            final_qty[ys[k, Y_SLOT]] = ys[k, Y_QTY]
+                        # Otherwise the symbol's working orders are cancelled and the action is
+                        # taken from the position as filled.
+                        i = 0
+                        while i < acc[A_NOPEN]:
+                            r = olist[i]
+                            if od[r, O_K] == k:
+                                close_order_nb(r, acc, od, olist)
+                            else:
+                                i += 1
+                        close, side = orders_for(action, pos)
+                        if close:  # ``ctx.close_position``: intent CLOSE
+                            place_nb(t, k, -pos, ZERO, TRUE, prm, acc, ys, na, od, olist, cm, rb, cnt)
+                        if side == 0:
+                            continue
+                        lots = side * ys[k, Y_SIZE]  # ``ctx.order``
+                        budget = ZERO
+                        if size_value:
+                            # ``ctx.order_value``: the budget is the cash the account would hold
+                            # after closing this position at the last close, times the size
+                            # fraction; the order is placed at an estimate of what it buys.
+                            last = ys[k, Y_LAST]
+                            budget = acc[A_CASH] + notional_minor(last, pos, ys[k, Y_KNUM], ys[k, Y_KDEN])
+                            budget = budget * prm[P_PCT_NUM] // prm[P_PCT_DEN]
+                            if budget <= 0:
+                                continue
+                            # ``submit_value``'s estimate: what the budget buys at the last close.
+                            upper = budget * ys[k, Y_KDEN] // (last * ys[k, Y_KNUM]) + 1
+                            full = FULL_PPM
+                            est = affordable_nb(upper, budget, cm, ys, k, last, ZERO, ZERO, ZERO, full, full)
+                            lots = side * (est if est > 1 else 1)
+                        place_nb(t, k, lots, budget, FALSE, prm, acc, ys, na, od, olist, cm, rb, cnt)
+                if same_bar:
+                    # ``fill_at_close``: the orders placed at this bar get one pass at its close
+                    # (look-ahead), against the bar seen from its close with the volume the
+                    # first pass left (all of it if no order worked at the open).
+                    placed = False
+                    for i in range(acc[A_NOPEN]):
+                        placed = placed or od[olist[i], O_BAR] == t
+                    if placed:
+                        for k in range(na):
+                            if ys[k, Y_PRESENT] and ys[k, Y_STALE] == 0:
+                                c = ys[k, Y_LAST]
+                                ys[k, Y_OPEN] = c
+                                ys[k, Y_HIGH] = c
+                                ys[k, Y_LOW] = c
+                                ys[k, Y_CLOSE] = c
+                                if not ran:
+                                    j = ys[k, Y_COL]
+                                    ys[k, Y_VOL] = lots_nb(vo[t, j], lot[j])
+                        on_bar_nb(t, TRUE, not ran, prm, acc, ys, na, od, olist, todo, leg, cm, fb, rb, cnt)
+                        equity[a, t] = nlv_nb(acc, ys, na)
+            final_cash[a] = acc[A_CASH]
+            for k in range(na):
+                final_qty[ys[k, Y_SLOT]] = ys[k, Y_QTY]
+
+    return kernel(run_nb)
+
+
+#: The loop compiled per (entry point is ``from_targets``, ``fill_timing`` is
+#: ``"same_bar_close"``), each on first use and cached on disk like any kernel: a run
+#: compiles only the kernel it needs (docs/fast.md, *Speed and compilation*).
+KERNELS = {(t, s): _make_run_nb(t, s) for t in (False, True) for s in (False, True)}
+#: The kernel of the default run (``from_signals``, next-bar fills).
+run_nb = KERNELS[False, False]
+
+
+def kernel_for(prm: I64) -> Callable[..., None]:
+    """Return the kernel for the run described by the parameter row ``prm``."""
+    return KERNELS[bool(prm[P_MODE] == MODE_TARGETS), bool(prm[P_SAME_BAR] != 0)]

@@ -25,7 +25,7 @@ from solvent.fast import _inputs as inp
 from solvent.fast import _layout as ly
 from solvent.fast import decide
 from solvent.fast._costs import NotLoweredError, lower_commission, lower_slippage
-from solvent.fast._loop import run_nb
+from solvent.fast._loop import kernel_for
 from solvent.fast._settings import PROFILE, Settings, check_pdt, resolve
 from solvent.fast.result import FastResult
 from solvent.model.instrument import Instrument
@@ -117,7 +117,7 @@ def _run(
         final_qty = np.zeros(m, dtype=np.int64)
         first_call = np.zeros(n_acct, dtype=np.int64)
         cnt[:] = 0
-        run_nb(
+        kernel_for(prm)(
             mkt.open, mkt.high, mkt.low, mkt.close, mkt.volume, mkt.tick, mkt.lot, mkt.present,
             *sig, weights, rebalance,
             lay.start, lay.slots, cols.data_col, mkt.inst, mkt.dividends, size_lots, cm, prm,
