@@ -303,13 +303,38 @@ class Account:
             raise InvalidInputError(f"{symbol}.fill.price", ticks, "must be at least one tick")
         if commission < 0:
             raise InvalidInputError(f"{symbol}.fill.commission", commission, "must not be negative")
-        ts = to_timestamp(timestamp, f"{symbol}.fill.timestamp")
+        # The engines pass a ``pd.Timestamp``: no conversion, no label string per fill.
+        ts = (
+            timestamp
+            if type(timestamp) is pd.Timestamp
+            else to_timestamp(timestamp, f"{symbol}.fill.timestamp")
+        )
         with self._lock:
-            self._check_time(ts)
-            legs, _, _, _ = self._apply(
-                inst, lots, ticks, inst.price(ticks), commission, slippage, ts, order_id, tag
-            )
-            return legs
+            return self._book_exact(inst, lots, ticks, commission, slippage, ts, order_id, tag)
+
+    def _book_exact(
+        self,
+        inst: Instrument,
+        lots: int,
+        ticks: int,
+        commission: int,
+        slippage: int,
+        ts: pd.Timestamp,
+        order_id: str,
+        tag: str | None,
+    ) -> tuple[Fill, ...]:
+        """Book values ``book`` has checked (or the broker made valid): the lock is held.
+
+        The broker calls this directly for its own fills (``inst`` is the account's
+        registered instrument, ``lots`` non-zero, ``ticks`` at least one tick, under
+        its own hold of the lock), skipping a lookup, four checks and a second lock per
+        fill. The clock still may not go back.
+        """
+        self._check_time(ts)
+        legs, _, _, _ = self._apply(
+            inst, lots, ticks, inst.price(ticks), commission, slippage, ts, order_id, tag
+        )
+        return legs
 
     def _apply(
         self,
@@ -324,13 +349,14 @@ class Account:
         tag: str | None,
     ) -> tuple[tuple[Fill, ...], tuple[Trade, ...], int, int]:
         """Book one validated fill (under the lock): ``(legs, trades, realized, cash change)``."""
-        self._advance(ts)
+        if ts is not self._last_ts:  # the engines book a bar's fills at its marks' stamp
+            self._advance(ts)
         symbol = inst.symbol
         pos = self._positions[symbol]
         if pos.roll_serial != self._roll_serial:
             self._settle(pos)
         futures = inst.asset_class is AssetClass.FUTURE
-        basis_before = pos.basis
+        basis_before = pos.basis if futures else 0
         assert self._session is not None  # noqa: S101 - _advance set it
         self._day_trades.record(symbol, self._session, pos.qty, lots)
         closing, opening = rules.split_fill(pos.qty, lots)
@@ -340,13 +366,17 @@ class Account:
         realized = 0
         cash_change = 0
         c_close = s_close = 0
+        step = self._step
         if closing:
             total = abs(lots)
             c_close = rules.prorate(commission, abs(closing), total)
             s_close = rules.prorate(slippage, abs(closing), total)
             notional = rules.notional_minor(ticks, closing, k_num, k_den)
             side = Side.SELL if closing < 0 else Side.BUY_TO_COVER
-            leg = self._leg(symbol, inst, closing, price, ts, c_close, s_close, order_id, tag, side)
+            # Every value is exact and typed already: the record skips its boundary checks.
+            leg = exact_fill(
+                symbol, inst.quantity(closing), price, ts, c_close * step, s_close * step, order_id, tag, side
+            )
             for portion in pos.close(leg, closing, notional, c_close):
                 realized += portion.realized
                 trades.append(portion.trade)
@@ -362,15 +392,19 @@ class Account:
             c_open = commission - c_close
             notional = rules.notional_minor(ticks, opening, k_num, k_den)
             side = Side.BUY if opening > 0 else Side.SELL_SHORT
-            leg = self._leg(symbol, inst, opening, price, ts, c_open, slippage - s_close, order_id, tag, side)
+            s_open = slippage - s_close
+            leg = exact_fill(
+                symbol, inst.quantity(opening), price, ts, c_open * step, s_open * step, order_id, tag, side
+            )
             pos.open(leg, opening, notional, c_open)
             if futures:
                 cash_change += rules.futures_cash_delta(0, c_open)
             else:
                 cash_change += rules.fill_cash_delta(notional, c_open)
-            self._dt_used += rules.to_buying_power_units(
-                abs(notional), self._im_ppm(inst, opening), self._base_im_ppm
-            )
+            if self.kind is AccountKind.MARGIN:  # day-trade buying power: margin accounts only
+                self._dt_used += rules.to_buying_power_units(
+                    abs(notional), self._im_ppm(inst, opening), self._base_im_ppm
+                )
             legs.append(leg)
         self._cash += cash_change
         if inst.borrow_ppm:
@@ -385,27 +419,10 @@ class Account:
         self._remark(pos, ticks)
         self._legs.extend(legs)
         self._trades.extend(trades)
-        self._track_capital(ts)
+        used = self._long_value - self._short_value + self._unmarked  # ``_track_capital``, inlined
+        if used > self._max_capital:
+            self._track_capital(ts)
         return tuple(legs), tuple(trades), realized, cash_change
-
-    def _leg(
-        self,
-        symbol: str,
-        inst: Instrument,
-        lots: int,
-        price: Decimal,
-        ts: pd.Timestamp,
-        commission: int,
-        slippage: int,
-        order_id: str,
-        tag: str | None,
-        side: Side,
-    ) -> Fill:
-        step = self._step
-        # Every value is exact and typed already: the record skips its boundary checks.
-        return exact_fill(
-            symbol, inst.quantity(lots), price, ts, commission * step, slippage * step, order_id, tag, side
-        )
 
     # -- marks ----------------------------------------------------------------------
 
@@ -478,7 +495,11 @@ class Account:
         with self._lock:
             pos = self._positions[symbol]
             if roll_ticks is not None:
-                self._remark(pos, roll_ticks)  # settles the missed rolls on the stale mark
+                # The missed rolls would re-base the lots on the stale mark, then this roll
+                # re-bases them on ``roll_ticks``: per lot the two moves of ``realized_mtm``
+                # telescope into the second, so the first is skipped (not settled).
+                pos.roll_serial = self._roll_serial
+                self._remark(pos, roll_ticks)
                 pos.roll_session()
             self._remark(pos, ticks)
 

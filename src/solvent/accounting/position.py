@@ -26,7 +26,7 @@ import pandas as pd
 from solvent.accounting.rules import notional_minor, prorate, realized_pnl
 from solvent.model.instrument import Instrument
 from solvent.model.money import Money
-from solvent.model.records import Fill, Trade
+from solvent.model.records import Fill, Trade, exact_trade
 
 
 class _Lot:
@@ -198,7 +198,7 @@ class Position:
             c_entry = prorate(lot.commission, abs(take), abs(lot.qty))
             pnl = realized_pnl(n, b)
             pnl_mtm = realized_pnl(n, mb)
-            trade = Trade(
+            trade = exact_trade(
                 inst.symbol,
                 inst.quantity(take),
                 lot.entry.timestamp,

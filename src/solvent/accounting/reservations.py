@@ -68,7 +68,12 @@ class ReservationBook:
     ) -> None:
         """Store a reservation (the caller has checked availability and uniqueness)."""
         self._by_id[order_id] = _Reservation(order_id, amount, symbol, short, tag)
-        self._adjust(short, amount)
+        # ``_adjust`` inlined: one reservation per accepted entry.
+        self.total += amount
+        if short:
+            self.total_short += amount
+        else:
+            self.total_long += amount
 
     def release_fraction(self, order_id: str, fraction: Fraction) -> int:
         """Release ``fraction`` of the original amount; return what was released.
@@ -94,10 +99,16 @@ class ReservationBook:
 
     def release(self, order_id: str) -> int:
         """Release the whole remaining reservation; return what was released."""
-        r = self._get(order_id)
-        del self._by_id[order_id]
-        self._adjust(r.short, -r.remaining)
-        return r.remaining
+        r = self._by_id.pop(order_id, None)
+        if r is None:
+            raise UnknownReservationError(order_id)
+        left = r.remaining
+        self.total -= left
+        if r.short:
+            self.total_short -= left
+        else:
+            self.total_long -= left
+        return left
 
     def remaining(self, order_id: str) -> int:
         """Return what an order still holds."""

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 FloatRow = npt.NDArray[np.float64]
 _ZERO = Decimal(0)
+_CLOSE = Intent.CLOSE  # read once (an ``Enum.MEMBER`` lookup is not free on Python 3.11)
 
 
 class CloseRow(np.ndarray):
@@ -304,9 +305,9 @@ class Context:
         if type is not None:
             otype: OrderType | str = type
         elif limit is not None:
-            otype = "stop_limit" if stop is not None else "limit"
+            otype = OrderType.STOP_LIMIT if stop is not None else OrderType.LIMIT
         else:
-            otype = "stop" if stop is not None else "market"
+            otype = OrderType.STOP if stop is not None else OrderType.MARKET
         self._ready_orders()
         return self._broker.submit(
             symbol,
@@ -333,7 +334,7 @@ class Context:
         most lots whose notional plus commission fits in ``|value|``. ``order_value(sym,
         ctx.account.cash.amount)`` is an all-in buy that never spends more than the cash.
         """
-        self._ready_orders()
+        self._sync_orders(self.i)  # ``_ready_orders``, one call less per order
         return self._broker.submit_value(symbol, value, self.timestamp, tag=tag)
 
     def order_target_percent(self, symbol: str, pct: Number, *, tag: str | None = None) -> OrderView | None:
@@ -357,10 +358,13 @@ class Context:
         ``ctx.close(symbol)`` is the same call (``ctx.close`` is also the row of closes).
         Working orders are left alone; cancel them first for a clean exit.
         """
-        qty = self.position(symbol)
-        if qty == 0:
+        lots = self._broker.account.position_lots(symbol)
+        if lots == 0:
             return None
-        return self.order(symbol, -qty, tag=tag, intent=Intent.CLOSE)
+        # ``order(symbol, -position, intent="close")`` with the position's own lots: no
+        # decimal quantity to convert back and check against the lot grid.
+        self._sync_orders(self.i)
+        return self._broker._submit_lots(symbol, -lots, self.timestamp, tag, _CLOSE)
 
     def close_all(self, *, tag: str | None = None) -> list[OrderView]:
         """Close every open position at market."""

@@ -33,12 +33,14 @@ the close before the last session roll they missed, then marked. While they wait
 ledger's high-water mark of capital used counts them at the prices a mark would have
 used (``Account._unmarked``, set before the bar's opens and closes are marked), and
 order placement does not wait for them (``sync_orders``): no placement check of a cash
-account reads a mark.
+account reads a mark. Bringing the ledger forward for a placement leaves every held
+position of such an account unmarked (``_catch_up``), and the broker's last prices are
+written when it reads them (``LastCloses``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +70,10 @@ NS_PER_DAY = 86_400 * 10**9
 PROGRESS_STEPS = 200
 _ASK = -2  # ``Runner.quiet_to`` before ``_quiet_until`` looked at the state
 
+_BAR_SETTERS = tuple(Bar.__dict__[name].__set__ for name in Bar.__dataclass_fields__)
+# ``Runner._bar`` sets the slots by position: a new field must be set there too.
+assert tuple(Bar.__dataclass_fields__) == ("timestamp", "open", "high", "low", "close", "volume")  # noqa: S101
+
 Progress = Callable[[int, int], None]
 
 
@@ -89,6 +95,70 @@ def events(
     for r, c in zip(*np.nonzero(values != neutral), strict=True):
         out.setdefault(int(r), []).append((symbols[c], float(values[r, c])))
     return out
+
+
+class LastCloses(dict[str, int]):
+    """The broker's last prices, each written from the runner's row when first read.
+
+    After quiet bars every symbol's last close has moved, but placing an order reads
+    only its own symbol's (and those of working orders): writing all of them at each
+    placement bar cost more than the placement. ``catch_up(row)`` makes ``row`` (the
+    last closes as of a bar, 0 where a symbol had no bar yet) the truth for every symbol;
+    a read of one symbol (``get``, ``[]``, ``in``: the broker reads no other way) writes
+    its entry from it first. A write by the broker (a bar's close, a split) is newer than
+    the row and stays.
+    """
+
+    __slots__ = ("_col", "_gen", "_row", "_seen")
+
+    def __init__(self, col: dict[str, int], seed: Mapping[str, int]) -> None:
+        super().__init__(seed)
+        self._col = col
+        self._row: IntArray = np.zeros(len(col), dtype=np.int64)
+        self._gen = 0  # bumped by each ``catch_up``
+        self._seen = [0] * len(col)  # the generation each symbol's entry is up to date with
+
+    def catch_up(self, row: IntArray) -> None:
+        """Let every symbol's entry be ``row``'s from now on (0: leave the entry as it is)."""
+        self._row = row
+        self._gen += 1
+
+    def _read(self, key: str) -> None:
+        j = self._col.get(key)
+        if j is not None and self._seen[j] != self._gen:
+            self._seen[j] = self._gen
+            ticks: int = self._row.item(j)
+            if ticks:
+                dict.__setitem__(self, key, ticks)
+
+    def get(self, key: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        """Return the last price of ``key`` (``default`` when it has none)."""
+        self._read(key)
+        return dict.get(self, key, default)
+
+    def __getitem__(self, key: str) -> int:
+        self._read(key)
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self._read(key)
+        return dict.__contains__(self, key)
+
+    def __setitem__(self, key: str, value: int) -> None:
+        j = self._col.get(key)
+        if j is not None:
+            self._seen[j] = self._gen
+        dict.__setitem__(self, key, value)
+
+    def update(self, other: Mapping[str, int]) -> None:  # type: ignore[override]
+        """Write the entries of ``other`` (newer than the row)."""
+        col, seen, gen = self._col, self._seen, self._gen
+        for key in other:
+            j = col.get(key)
+            if j is not None:
+                seen[j] = gen
+        dict.update(self, other)
 
 
 class Runner:
@@ -147,6 +217,9 @@ class Runner:
         starts = np.flatnonzero(self.session_open)
         ends = np.append(starts[1:] - 1, t - 1)
         self.session_end = np.repeat(ends, np.diff(np.append(starts, t)))
+        # Read once per busy bar: plain lists index faster than arrays.
+        self.opens_session: list[bool] = self.session_open.tolist()
+        self.closes_session: list[bool] = self.session_close.tolist()
         self.dividends = events(panel.dividend, 0.0, panel.symbols)
         self.splits = events(panel.split, 1.0, panel.symbols)
         self.multiplier = [float(i.multiplier) for i in instruments]
@@ -190,7 +263,9 @@ class Runner:
         self.at = -1  # the ledger is marked at the close of bar ``at``
         self.cap_max = 0  # the ledger's high-water mark of capital used, as last read
         self.lc_at = -1  # the broker's last prices are the closes of bar ``lc_at``
-        self.lc_row = [0] * self.n  # what the broker holds as last prices (0: none)
+        # The broker's last prices, written from ``lastc`` when it reads them.
+        self.last_closes = LastCloses(self.col, broker._last_close)
+        broker._last_close = self.last_closes
         self.stretch = -1  # first bar of the current run of quiet bars (-1: none)
         self.quiet_to = _ASK  # the last bar that may go unmarked (-1: none, _ASK: to look at)
         self.stretch_cash = 0
@@ -360,10 +435,10 @@ class Runner:
             cols = [j for j in bar_cols if j in held] if lazy else [j for j in held if present[j]]
         if lazy:
             acct._unmarked = self._stale_value(self.open_eff[i])
-        acct.mark_ticks({syms[j]: int(o_row[j]) for j in cols}, ts)
+        acct.mark_ticks({syms[j]: o_row.item(j) for j in cols}, ts)
         bars = {syms[j]: self._bar(i, j, ts) for j in bar_cols}
         fills = broker._match(
-            ts, bars, session_open=bool(self.session_open[i]), session_close=bool(self.session_close[i])
+            ts, bars, session_open=self.opens_session[i], session_close=self.closes_session[i]
         )
         if fills:
             self._booked(i, fills)
@@ -383,10 +458,7 @@ class Runner:
         check = bars
         if broker.check_extremes and not self.eager:
             check = {syms[j]: bars.get(syms[j]) or self._bar(i, j, ts) for j in self.held if present[j]}
-        broker._end_bar(ts, {syms[j]: int(c_row[j]) for j in cols}, check)
-        lc_row = self.lc_row
-        for j in cols:
-            lc_row[j] = int(c_row[j])
+        broker._end_bar(ts, {syms[j]: c_row.item(j) for j in cols}, check)
         self.at = i
         self.lazy_bar = lazy
         if self.eager:
@@ -415,7 +487,7 @@ class Runner:
         """Return what the stale positions would add to capital used if marked at ``prices``."""
         if not self.stale:
             return 0
-        return int(self.stale_lk @ prices) - self.stale_mv
+        return int(self.stale_lk.dot(prices)) - self.stale_mv
 
     def _go_stale(self, j: int, k: int) -> None:
         """Leave held column ``j`` (marked at the close of bar ``k``) unmarked from now on."""
@@ -447,9 +519,16 @@ class Runner:
             acct._unmarked = 0
 
     def _bar(self, i: int, j: int, ts: pd.Timestamp) -> Bar:
-        return Bar(
-            ts, int(self.o[i, j]), int(self.h[i, j]), int(self.lo[i, j]), int(self.c[i, j]), int(self.v[i, j])
-        )
+        # ``Bar(...)`` of ints from the grid, without its frozen ``__init__`` (1.7 µs, this 1).
+        bar = object.__new__(Bar)
+        s = _BAR_SETTERS
+        s[0](bar, ts)
+        s[1](bar, self.o.item(i, j))
+        s[2](bar, self.h.item(i, j))
+        s[3](bar, self.lo.item(i, j))
+        s[4](bar, self.c.item(i, j))
+        s[5](bar, self.v.item(i, j))
+        return bar
 
     def _events(self, i: int, ts: pd.Timestamp) -> None:
         """Apply bar ``i``'s dividends and splits, before the bar trades (as ``replay`` does)."""
@@ -465,8 +544,7 @@ class Runner:
             acct.dividend(sym, amount, ts)
         touched = []
         for sym, ratio in self.splits.get(i, ()):
-            broker.apply_split(sym, ratio, ts)
-            self.lc_row[self.col[sym]] = -1  # the broker divided its last price: rewrite it
+            broker.apply_split(sym, ratio, ts)  # divides the broker's last price too
             touched.append(sym)
         if touched:
             self._lots_changed(i, touched)
@@ -511,8 +589,6 @@ class Runner:
         cols = {self.col[s] for s in wanted}.union(self.held)
         bars = {self.symbols[j]: self._bar(i, j, ts) for j in sorted(cols) if present[j]}
         fills = broker.fill_at_close(ts, bars, session_close=bool(self.session_close[i]))
-        for sym in bars:
-            self.lc_row[self.col[sym]] = int(self.c[i, self.col[sym]])
         if fills:
             self._booked(i, fills)
             for f in fills:
@@ -677,14 +753,9 @@ class Runner:
     def _sync_last_close(self, k: int) -> None:
         if self.lc_at == k:
             return
-        row = self.lastc[k].tolist()
-        held = self.lc_row  # what the broker holds: write only what differs
-        if row != held:
-            last = self.broker._last_close
-            for sym, ticks, was in zip(self.symbols, row, held, strict=True):
-                if ticks != was:
-                    last[sym] = ticks
-            self.lc_row = row
+        # Written when the broker reads them (``LastCloses``): a pass over every symbol
+        # per placement bar cost more than the placement.
+        self.last_closes.catch_up(self.lastc[k])
         self.lc_at = k
 
     def _catch_up(self, k: int) -> None:
@@ -697,7 +768,16 @@ class Runner:
         """
         a, acct = self.at, self.acct
         held = self.held
-        if self.stale:
+        # In a cash account (``sym_lazy``) the positions need not be marked to place an
+        # order: they are all left unmarked (``_go_stale``) and only the replayed marks'
+        # traces are kept here (the clock, the session roll, the high-water mark of
+        # capital used, via ``Account._unmarked``); ``_refresh`` re-bases and marks each
+        # when it is read or traded. O(symbols traded), not O(symbols held).
+        unmarked = self.sym_lazy and bool(held) and self._lazy_ok()
+        if unmarked:
+            for j in list(self.fresh):
+                self._go_stale(j, a)
+        elif self.stale:
             self._refresh(list(self.stale), a, self.lastc[a])
         self.at = k
         if not held:  # flat: marks move nothing, a roll records NLV = cash
@@ -707,7 +787,7 @@ class Runner:
         cols = list(held)
         names = [self.symbols[j] for j in cols]
         lots = [held[j] for j in cols]
-        k_num = self.model.k_num[cols].tolist()
+        k_num = [self.k_num_list[j] for j in cols]  # no fancy index per placement bar
         rows = slice(a + 1, k + 1)
         marks: dict[int, None] = {}  # positions to mark at: bar m's open 2m, its close 2m + 1
         # Capital used peaks at most at every symbol's highest mark: look closer only when
@@ -718,8 +798,18 @@ class Runner:
             top = self.high_mark[rows, cols].max(axis=0).tolist()
         bound = sum(q * kn * px for q, kn, px in zip(lots, k_num, top, strict=True))
         if bound > self.cap_max:
-            self.cap_max = acct.figures_minor().max_capital_used
-        if bound > self.cap_max:
+            self.cap_max = acct._max_capital  # ``figures_minor().max_capital_used``
+        if bound > self.cap_max and len(cols) == 1 and lots[0] > 0 and self.sym_lazy:
+            # One long position: capital used peaks exactly at its highest mark, ``top``
+            # (``high_mark`` is the larger of each bar's effective open and close). Its
+            # first occurrence, opens before closes within a bar, is the peak.
+            j, px = cols[0], top[0]
+            hit_o = self.open_eff[rows, j] == px
+            hit_c = self.lastc[rows, j] == px
+            first_o = 2 * int(hit_o.argmax()) if hit_o.any() else 2 * (k - a)
+            first_c = 2 * int(hit_c.argmax()) + 1 if hit_c.any() else 2 * (k - a)
+            marks[min(first_o, first_c)] = None
+        elif bound > self.cap_max:
             q = np.array(lots, dtype=np.int64)
             kn = np.array(k_num, dtype=np.int64)
             opens = np.where(self.present[rows, cols], self.o[rows, cols], self.lastc[a:k, cols])
@@ -729,6 +819,21 @@ class Runner:
             peak = int(seen.argmax())
             if int(seen[peak]) > self.cap_max:
                 marks[peak] = None
+        if unmarked:
+            # No mark moves money here: only the peak (the high-water mark of capital
+            # used, counted through ``Account._unmarked``) and the clock leave a trace.
+            # The session rolls where the clock reaches a new day (the peak's stamp or
+            # ``k``'s, not bar ``b``'s): no overnight charge falls due under ``_lazy_ok``,
+            # a cash account reads no prior-close figure, and the lots are re-based on
+            # the right close by ``_refresh``.
+            for p in marks:
+                m, r = divmod(p, 2)
+                row = a + 1 + m
+                acct._unmarked = self._stale_value(self.lastc[row] if r else self.open_eff[row])
+                acct.mark_ticks({}, self._stamp_of(row))
+            acct._unmarked = self._stale_value(self.lastc[k])
+            acct.advance(self._stamp_of(k))
+            return
         b = int(self.last_new_day[k])
         roll_at = 2 * (b - a - 1)  # the position of bar b's open
         if b > a + 1:

@@ -36,11 +36,14 @@ from solvent.errors import InsufficientFundsError, InvalidInputError
 from solvent.execution import gatekeeper as gk
 from solvent.execution import matching
 from solvent.execution.costs import (
+    BasisPoints,
     CommissionModel,
     NoSlippage,
+    PercentOfValue,
     SlippageModel,
     resolve_commission,
     resolve_slippage,
+    value_fee,
 )
 from solvent.execution.policies import (
     FixedFeePer,
@@ -63,6 +66,8 @@ from solvent.model.orders import (
     Rejection,
     StatusChange,
     TimeInForce,
+    new_order,
+    new_rejection,
 )
 from solvent.model.records import ALLOWED, Fill, ReasonCode, TimeLike, Verdict, to_timestamp
 from solvent.risk.liquidation import Holding, LiquidationPolicy, plan_liquidation, resolve_policy
@@ -71,7 +76,25 @@ from solvent.risk.pdt import PdtPolicy
 from solvent.risk.state import TradingState, TradingStateMachine
 
 _PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+# Commission models whose fee is ``value_fee(cumulative notional, *model._ratio)``.
+_VALUE_FEE_MODELS = (PercentOfValue, BasisPoints)
+# Initial-margin rates (instrument, base) of a cash account: buying power is cash.
+_CASH_RATES = (rules.RATE_SCALE, rules.RATE_SCALE)
 _ZERO = Decimal(0)
+# Enum members the placement path compares with, read once: on Python 3.11 every
+# ``Enum.MEMBER`` lookup costs about as much as a small function call.
+_V_OFF, _V_REJECT, _V_WARN, _V_STRICT = (
+    gk.Validation.OFF, gk.Validation.REJECT, gk.Validation.WARN, gk.Validation.STRICT,
+)  # fmt: skip
+_CASH_ACCOUNT = AccountKind.CASH
+_ACCEPTED = OrderStatus.ACCEPTED
+_REJECTED = OrderStatus.REJECTED
+_MARKET, _LIMIT, _TRAILING_STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.TRAILING_STOP
+_STOP, _STOP_LIMIT = OrderType.STOP, OrderType.STOP_LIMIT
+_GTC, _GTD = TimeInForce.GTC, TimeInForce.GTD
+_NO_BP = ReasonCode.INSUFFICIENT_BUYING_POWER
+_PDT_BLOCK = PdtPolicy.BLOCK
+_HALTED, _REDUCE_ONLY = TradingState.HALTED, TradingState.REDUCE_ONLY
 
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -160,6 +183,12 @@ _VIEW_SETTERS = tuple(OrderView.__dict__[name].__set__ for name in OrderView.__d
 # ``_view`` sets the slots by position: a new field must be set there too.
 assert tuple(OrderView.__dataclass_fields__) == (  # noqa: S101 - a guard for whoever edits OrderView
     "order", "status", "quantity", "filled_quantity", "avg_fill_price", "commission", "reason", "history",
+)  # fmt: skip
+
+_CHANGE_SETTERS = tuple(StatusChange.__dict__[name].__set__ for name in StatusChange.__dataclass_fields__)
+# ``_record`` sets the slots by position (two per fill: the frozen ``__init__`` cost 2 µs, this 1).
+assert tuple(StatusChange.__dataclass_fields__) == (  # noqa: S101 - a guard for whoever edits StatusChange
+    "order_id", "timestamp", "status", "filled_quantity", "reason", "detail",
 )  # fmt: skip
 
 
@@ -257,6 +286,8 @@ class SimulatedBroker:
         self.placement_check = placement_check
         self._credit = self.short_cash is ShortCash.CREDIT
         self._step = account.currency.step  # one minor unit, as a Decimal
+        self._digits = account.currency.digits
+        self._minor_per_unit = 10**self._digits
         self._zero = Money(0, account.currency)
         self.commission_model = resolve_commission(commission)
         self._counts_month = self.commission_model.uses_month_volume
@@ -340,6 +371,20 @@ class SimulatedBroker:
         self._place(w)
         return self._view(w)
 
+    def _submit_lots(
+        self, symbol: str, lots: int, timestamp: pd.Timestamp, tag: str | None, intent: Intent | None
+    ) -> OrderView:
+        """``submit`` of a GTC market order of ``lots`` lot steps (``Context.close_position``).
+
+        The quantity is already on the lot grid (a position's): no decimal to check.
+        """
+        w = self._build(
+            symbol, lots, timestamp, _MARKET, None, None, None, None,
+            _GTC, None, tag, intent, None, None, None, None, lots=lots,
+        )  # fmt: skip
+        self._place(w)
+        return self._view(w)
+
     def submit_value(
         self,
         symbol: str,
@@ -360,7 +405,9 @@ class SimulatedBroker:
         limit). A value that buys nothing at the fill price cancels the order.
         """
         inst = self.account.instrument(symbol)
-        budget = to_minor(value, self.account.currency, f"{symbol}.order_value")
+        budget = self._minor_of(value)
+        if budget is None:  # not a finite Decimal or int on the minor-unit grid: check it
+            budget = to_minor(value, self.account.currency, f"{symbol}.order_value")
         if budget == 0:
             raise InvalidInputError(f"{symbol}.order_value", value, "must not be zero")
         ref = inst.price_ticks(limit, "order.limit") if limit is not None else self._last_close.get(symbol)
@@ -370,20 +417,54 @@ class SimulatedBroker:
             )
         side = 1 if budget > 0 else -1
         est = max(1, self._lots_for_value(inst, abs(budget), ref, 0))
-        otype = OrderType.LIMIT if limit is not None else OrderType.MARKET
+        otype = _LIMIT if limit is not None else _MARKET
         w = self._build(
             symbol, side * est, timestamp, otype,
             limit, None, None, None, tif, None, tag, None, order_id, None, None, None, lots=side * est,
         )  # fmt: skip
         w.value = abs(budget)
-        self._place(w)
+        self._place(w, None if limit is not None else ref)  # a market order's estimate starts at ref
         return self._view(w)
+
+    def _minor_of(self, value: Number) -> int | None:
+        """Return an amount in minor units when it is an exact ``Decimal`` or ``int``, else ``None``.
+
+        ``to_minor``'s answer for the amounts strategies pass (``ctx.account.cash.amount``)
+        without its general checks; anything else (floats, strings, an amount off the
+        grid, NaN) gets ``None`` and goes through ``to_minor``, which converts or raises.
+        """
+        if type(value) is int:  # not a bool: ``to_minor`` refuses those
+            minor: int = value * self._minor_per_unit
+            return minor
+        if type(value) is Decimal and value.is_finite():
+            num, den = value.as_integer_ratio()
+            whole, rest = divmod(num * self._minor_per_unit, den)
+            return None if rest else whole
+        return None
 
     def _lots_for_value(self, inst: Instrument, budget: int, price: int, filled: int) -> int:
         """Return the most lots whose notional plus commission fits in ``budget``."""
         per_lot = price * inst.k_num  # minor units per lot, times k_den
-        upper = budget * inst.k_den // per_lot + 1 if per_lot > 0 else 0
-        return gk.affordable_lots(upper, budget, self._cost_fn(inst, price, lots0=filled))
+        if per_lot <= 0 or budget <= 0:
+            return 0
+        upper = budget * inst.k_den // per_lot + 1  # its notional alone is over the budget
+        cost = self._cost_fn(inst, price, lots0=filled)
+        c_upper = cost(upper)
+        if c_upper <= budget:  # only when rounding the notional brings it back within
+            return upper
+        hint = gk.value_hint(budget, upper, c_upper)
+        return gk.affordable_lots(upper, budget, cost, over=True, hint=hint)
+
+    def _opening_rates(self, symbol: str, lots: int) -> tuple[int, int]:
+        """Return ``(acct.im_rate_ppm(symbol, lots), acct.base_im_rate_ppm)`` for ``_cost_fn``.
+
+        Under cash rates (a cash account, or PDT's cash buying power) both are 100%:
+        one shared pair, without asking the ledger twice.
+        """
+        acct = self.account
+        if acct._cash_rates():
+            return _CASH_RATES
+        return acct.im_rate_ppm(symbol, lots), acct.base_im_rate_ppm
 
     def _cost_fn(
         self,
@@ -405,7 +486,30 @@ class SimulatedBroker:
         helper for the placement check, the fill-time check and ``order_value`` sizing.
         """
         k_num, k_den = inst.k_num, inst.k_den
-        commission = self.commission_model.order_commission
+        model = self.commission_model
+        if k_den == 1 and type(model) in _VALUE_FEE_MODELS:
+            # The common case, lowered once per call instead of per ``cost(n)``: whole
+            # cents per lot (the notional needs no rounding) and a fee that is a share of
+            # value (``value_fee``, the models' own integer rule).
+            per_lot = price * k_num
+            num, den = model._ratio  # type: ignore[attr-defined]  # both value models have it
+            if rates is None or rates == _CASH_RATES:
+                # At 100% / 100% ``opening_bp_cost`` is notional plus commission exactly.
+
+                def value_cost(n: int) -> int:
+                    notional = per_lot * n
+                    return notional + value_fee(notional0 + notional, num, den) - paid
+
+                return value_cost
+            rate, base = rates
+
+            def value_bp_cost(n: int) -> int:
+                notional = per_lot * n
+                comm = value_fee(notional0 + notional, num, den) - paid
+                return rules.opening_bp_cost(notional, comm, rate, base)
+
+            return value_bp_cost
+        commission = model.order_commission
 
         def cost(n: int) -> int:
             notional = abs(rules.notional_minor(price, n, k_num, k_den))
@@ -510,23 +614,31 @@ class SimulatedBroker:
     ) -> _Working:
         """Validate an order and build its working state; ``lots`` given: the quantity in lots."""
         inst = self.account.instrument(symbol)
-        ts = to_timestamp(timestamp, f"{symbol}.order.timestamp")
+        # (The engines pass a ``Timestamp``: no field name to format for it.)
+        ts = (
+            timestamp
+            if type(timestamp) is pd.Timestamp
+            else to_timestamp(timestamp, f"{symbol}.order.timestamp")
+        )
         otype = type_ if type(type_) is OrderType else OrderType(type_)
         otif = tif if type(tif) is TimeInForce else TimeInForce(tif)
         if lots is None:
-            lots = inst.qty_lots(quantity, "order.quantity")
+            if type(quantity) is int and inst.lot_size == 1:  # whole shares: lots as given
+                lots = quantity
+            else:
+                lots = inst.qty_lots(quantity, "order.quantity")
         if lots == 0:
             raise InvalidInputError(f"{symbol}.order.quantity", quantity, "must not be zero")
         limit_t = None if limit is None else inst.price_ticks(limit, "order.limit")
         stop_t = None if stop is None else inst.price_ticks(stop, "order.stop")
-        if otype in _PRICED and limit_t is None:
+        if limit_t is None and otype in _PRICED:
             raise InvalidInputError(
                 f"{symbol}.order.limit", None, f"a {otype.value} order needs a limit price"
             )
-        if otype in (OrderType.STOP, OrderType.STOP_LIMIT) and stop_t is None:
+        if stop_t is None and (otype is _STOP or otype is _STOP_LIMIT):
             raise InvalidInputError(f"{symbol}.order.stop", None, f"a {otype.value} order needs a stop price")
         trail_t = trail_ppm = None
-        if otype is OrderType.TRAILING_STOP:
+        if otype is _TRAILING_STOP:
             if (trail_amount is None) == (trail_percent is None):
                 raise InvalidInputError(
                     f"{symbol}.order.trail", None, "give exactly one of trail_amount, trail_percent"
@@ -541,14 +653,14 @@ class SimulatedBroker:
                     )
                 trail_ppm = int(pct * rules.RATE_SCALE)
         exp = None
-        if otif is TimeInForce.GTD:
+        if otif is _GTD:
             if expire_at is None:
                 raise InvalidInputError(f"{symbol}.order.expire_at", None, "a GTD order needs expire_at")
             exp = to_timestamp(expire_at, f"{symbol}.order.expire_at")
         oid = order_id if order_id is not None else f"o{next(self._ids)}"
         if oid in self._orders:
             raise InvalidInputError("order_id", oid, "is already used by another order")
-        order = Order(
+        order = new_order(
             oid,
             symbol,
             inst.quantity(lots),
@@ -561,14 +673,14 @@ class SimulatedBroker:
             otif,
             exp,
             tag,
-            None if intent is None else Intent(intent),
+            None if intent is None else intent if type(intent) is Intent else Intent(intent),
             client_id,
             parent_id,
             oco_group,
         )
         w = _Working(order, inst, next(self._seq), lots, limit_t, stop_t, trail_t, trail_ppm)
         w.eligible_after = ts
-        if otype is OrderType.TRAILING_STOP:
+        if otype is _TRAILING_STOP:
             ref = self._last_close.get(symbol)
             if ref is None:
                 raise InvalidInputError(
@@ -577,20 +689,26 @@ class SimulatedBroker:
             w.trail = matching.trail_level(w.order.side, ref, trail_t, trail_ppm)
         return w
 
-    def _place(self, w: _Working) -> None:
-        """Run the placement checks and accept, cut or refuse the order."""
-        self._orders[w.order.order_id] = w
-        ts = w.order.submitted_at
+    def _place(self, w: _Working, last: int | None = None) -> None:
+        """Run the placement checks and accept, cut or refuse the order.
+
+        ``last``: the symbol's last close as the caller just read it (``submit_value``),
+        so the estimate does not read it again.
+        """
+        order = w.order
+        self._orders[order.order_id] = w
+        ts = order.submitted_at
         acct = self.account
-        acct.advance(ts)
+        if ts is not acct._last_ts:  # the engines place every order of a bar with one stamp
+            acct.advance(ts)
         if self._counts_month:  # the placement estimate uses the tier in force now
             self._roll_month(ts)
             w.month_lots = self._month_lots_for(w.inst)
-        pos = acct.position_lots(w.order.symbol)
+        pos = acct.position_lots(order.symbol)
         _, opening = rules.split_fill(pos, w.lots)
-        verdict = gk.check_intent(w.order.intent, pos, w.lots)
-        if verdict.ok:
-            verdict = gk.check_short(w.inst, acct.kind is AccountKind.CASH, opening)
+        verdict = ALLOWED if order.intent is None else gk.check_intent(order.intent, pos, w.lots)
+        if verdict.ok and opening < 0:
+            verdict = gk.check_short(w.inst, acct.kind is _CASH_ACCOUNT, opening)
         if verdict.ok:
             verdict = self._risk_verdict(w, opening)
         if not verdict.ok:
@@ -599,8 +717,9 @@ class SimulatedBroker:
         # Without the placement check only the fill-time check runs (no reservation);
         # with credited shorts (ShortCash.CREDIT) opening a short is never checked.
         checked = opening and self.placement_check and not (self._credit and opening < 0)
-        if checked and self.validation is not gk.Validation.OFF:
-            price = self._estimate_price(w)
+        validation = self.validation
+        if checked and validation is not _V_OFF:
+            price = self._estimate_price(w, last)
             if price is None:
                 self._refuse(
                     w, ts, Verdict(False, ReasonCode.MARKET_CLOSED, "no price seen yet to estimate the cost")
@@ -614,30 +733,27 @@ class SimulatedBroker:
                 available = credit_available(acct.cash.minor, acct.reserved.minor, credit)
                 cost = self._cost_fn(w.inst, price, lots0=abs(closing))
             else:
-                rate = acct.im_rate_ppm(w.order.symbol, opening)
-                base = acct.base_im_rate_ppm
-                credit = self._pending_exit_credit()
+                rates = self._opening_rates(order.symbol, opening)
+                credit = self._pending_exit_credit() if self._open else 0
                 if closing:  # a flip: its own closing leg frees buying power before the opening leg
                     # (no commission here: ``cost`` below charges the whole order's commission)
                     credit += self._closing_credit(w.inst, pos, closing, price, 0)
-                available = acct._buying_power() + credit
+                bp = acct._buying_power()
+                available = bp + credit
                 # The closing part's lots count toward the order's commission (a per-order
                 # minimum is charged once for the whole order).
-                cost = self._cost_fn(w.inst, price, lots0=abs(closing), rates=(rate, base))
+                cost = self._cost_fn(w.inst, price, lots0=abs(closing), rates=rates)
             need = cost(abs(opening))
             if need > available:
-                if self.validation is gk.Validation.STRICT:
-                    self._orders.pop(w.order.order_id)
+                if validation is _V_STRICT:
+                    self._orders.pop(order.order_id)
                     raise InsufficientFundsError(
-                        f"order {w.order.order_id} ({w.order.symbol} {w.order.quantity}) needs "
-                        f"{Money(need, acct.currency)} of buying power; "
-                        f"{Money(max(available, 0), acct.currency)} is available",
-                        order_id=w.order.order_id,
+                        f"order {order.order_id} ({order.symbol} {order.quantity}) needs "
+                        f"{self._text(need)} of buying power; {self._text(max(available, 0))} is available",
+                        order_id=order.order_id,
                     )
-                if self.validation is gk.Validation.WARN:
-                    self._warn(
-                        w, ts, ReasonCode.INSUFFICIENT_BUYING_POWER, f"needs {Money(need, acct.currency)}"
-                    )
+                if validation is _V_WARN:
+                    self._warn(w, ts, _NO_BP, f"needs {self._text(need)}")
                 else:
                     n = (
                         gk.affordable_lots(abs(opening), available, cost, over=True)
@@ -645,16 +761,8 @@ class SimulatedBroker:
                         else 0
                     )
                     if n == 0:
-                        self._refuse(
-                            w,
-                            ts,
-                            Verdict(
-                                False,
-                                ReasonCode.INSUFFICIENT_BUYING_POWER,
-                                f"needs {Money(need, acct.currency)}, "
-                                f"{Money(max(available, 0), acct.currency)} available",
-                            ),
-                        )
+                        detail = f"needs {self._text(need)}, {self._text(max(available, 0))} available"
+                        self._refuse_for(w, ts, _NO_BP, detail)
                         return
                     cut = abs(opening) - n
                     w.lots -= cut if w.lots > 0 else -cut
@@ -669,19 +777,42 @@ class SimulatedBroker:
                     need = cost(n)
             w.credit = min(need, max(0, credit))  # a negative credit (covers to pay) is none
             own = need - w.credit
-            if own > 0 and self.validation is gk.Validation.REJECT:
-                w.reserved = acct._reserve(
-                    w.order.order_id, min(own, acct._buying_power()), w.order.symbol, opening < 0, w.order.tag
-                )
-        self._record(w, OrderStatus.ACCEPTED, ts, None, "")
+            if own > 0 and validation is _V_REJECT:
+                if self._credit:
+                    w.reserved = acct._reserve(
+                        order.order_id, min(own, acct._buying_power()), order.symbol, opening < 0, order.tag
+                    )
+                else:
+                    # ``acct._reserve`` without asking the ledger for its buying power again:
+                    # ``bp`` still is (nothing was booked or reserved since), and the amount
+                    # is at most ``bp`` by construction.
+                    book = acct._reservations
+                    with acct._lock:
+                        w.reserved = order.order_id not in book._by_id
+                        if w.reserved:
+                            book.add(order.order_id, min(own, bp), order.symbol, opening < 0, order.tag)
+        self._record(w, _ACCEPTED, ts, None, "")
         self._open.append(w)
 
-    def _estimate_price(self, w: _Working) -> int | None:
+    def _text(self, minor: int) -> str:
+        """Return ``str(Money(minor, currency))`` from the integer (refusal details).
+
+        The same digits as ``format(Decimal(minor).scaleb(-digits), "f")``, without the
+        ``Money`` and the decimal formatting (a refused order formats two amounts).
+        """
+        digits = self._digits
+        if digits == 0:
+            return str(minor)
+        whole, part = divmod(-minor if minor < 0 else minor, self._minor_per_unit)
+        return f"{'-' if minor < 0 else ''}{whole}.{part:0{digits}d}"
+
+    def _estimate_price(self, w: _Working, last: int | None = None) -> int | None:
         if w.limit is not None:
             return w.limit
         if w.stop is not None:
             return w.stop
-        last = self._last_close.get(w.order.symbol)
+        if last is None:
+            last = self._last_close.get(w.order.symbol)
         if last is None:
             return None
         if type(self.slippage_model) is NoSlippage:
@@ -938,81 +1069,101 @@ class SimulatedBroker:
         if same_bar and self._budget_ts == ts:
             left = self._budget
             budget = {s: left[s] if s in left else self._volume_budget(b) for s, b in bars.items()}
+        elif self.volume_limit is None:
+            # ``_volume_budget`` without a cap, inlined (a call per bar and symbol): only a
+            # bar without volume limits the fill.
+            empty = None if self.zero_volume is ZeroVolume.FILL else 0
+            budget = {s: None if b.volume > 0 else empty for s, b in bars.items()}
         else:
             budget = {s: self._volume_budget(b) for s, b in bars.items()}
         prices: dict[str, int] = {}
         todo: list[_Working] = []
         immediate: list[_Working] = []  # IOC/FOK orders get exactly one eligible bar
         for w in sorted(self._open, key=self._priority):
-            bar = bars.get(w.order.symbol)
-            if bar is None or not w.active or w.eligible_after is None:
+            order = w.order
+            bar = bars.get(order.symbol)
+            after = w.eligible_after
+            if bar is None or not w.active or after is None:
                 continue
-            if (w.eligible_after != ts) if same_bar else (w.eligible_after >= ts):
+            if (after != ts) if same_bar else (after >= ts):
                 continue
-            if w.order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+            tif = order.tif
+            if tif is TimeInForce.IOC or tif is TimeInForce.FOK:
                 immediate.append(w)
-            if w.order.tif is TimeInForce.DAY and w.session is None:
+            elif tif is TimeInForce.DAY and w.session is None:
                 w.session = ts.date()
-            price = self._reference(w, bar, session_open, session_close)
-            if price is not None and w.filled == 0 and self._counts_month:
-                # An order is charged at the tier in force when it starts to fill.
-                w.month_lots = self._month_lots_for(w.inst)
-            if price is not None and w.value is not None and w.filled == 0:
-                # An order_value order gets its quantity now, at this bar's fill price.
-                fill_at = self._fill_price(w, price, abs(w.lots), bar)
-                lots = self._lots_for_value(w.inst, w.value, fill_at, 0)
-                if lots == 0:
-                    self._finish(
-                        w, OrderStatus.CANCELLED, ts, None, "the value buys nothing at the fill price"
-                    )
-                    continue
-                w.lots = lots if w.order.side > 0 else -lots
-            if price is not None:
-                prices[w.order.order_id] = price
-                todo.append(w)
-        fills: list[Fill] = []
-        for w in todo:  # exits first
-            if w.order.tif is TimeInForce.FOK:
+            # A market order's reference is the open (``_reference``'s first case, inlined).
+            price = (
+                bar.open if order.type is _MARKET else self._reference(w, bar, session_open, session_close)
+            )
+            if price is None:
                 continue
-            pos = acct.position_lots(w.order.symbol)
-            closing, opening = rules.split_fill(pos, w.remaining)
-            if closing and opening:
-                fills += self._execute_flip(
-                    w, closing, opening, prices[w.order.order_id], bars[w.order.symbol], budget, ts
-                )
-            elif closing:
-                fills += self._execute(w, closing, prices[w.order.order_id], bars[w.order.symbol], budget, ts)
+            if w.filled == 0:
+                if self._counts_month:
+                    # An order is charged at the tier in force when it starts to fill.
+                    w.month_lots = self._month_lots_for(w.inst)
+                if w.value is not None:
+                    # An order_value order gets its quantity now, at this bar's fill price.
+                    fill_at = self._fill_price(w, price, abs(w.lots), bar)
+                    lots = self._lots_for_value(w.inst, w.value, fill_at, 0)
+                    if lots == 0:
+                        self._finish(
+                            w, OrderStatus.CANCELLED, ts, None, "the value buys nothing at the fill price"
+                        )
+                        continue
+                    w.lots = lots if order.side > 0 else -lots
+            prices[order.order_id] = price
+            todo.append(w)
+        fills: list[Fill] = []
+        # Each order's (closing, opening) split against its position, as of the exits pass.
+        position_lots = acct.position_lots
+        for w in todo:  # exits first
+            order = w.order
+            if order.tif is TimeInForce.FOK:
+                continue
+            closing, opening = rules.split_fill(position_lots(order.symbol), w.lots - w.filled)
+            if closing:
+                sym = order.symbol
+                if opening:
+                    fills += self._execute_flip(
+                        w, closing, opening, prices[order.order_id], bars[sym], budget, ts
+                    )
+                else:
+                    fills += self._execute(w, closing, prices[order.order_id], bars[sym], budget, ts)
+        cash_account = acct.kind is AccountKind.CASH
         for w in todo:  # then entries
             if not w.status.is_open:
                 continue
-            if w.order.tif is TimeInForce.FOK:
-                fills += self._execute_fok(w, prices[w.order.order_id], bars[w.order.symbol], budget, ts)
+            order = w.order
+            sym = order.symbol
+            if order.tif is TimeInForce.FOK:
+                fills += self._execute_fok(w, prices[order.order_id], bars[sym], budget, ts)
                 continue
-            pos = acct.position_lots(w.order.symbol)
-            closing, opening = rules.split_fill(pos, w.remaining)
+            closing, opening = rules.split_fill(position_lots(sym), w.lots - w.filled)
             if opening and not closing:
-                if w.order.intent in (Intent.REDUCE, Intent.CLOSE):
+                if order.intent is Intent.REDUCE or order.intent is Intent.CLOSE:
                     self._finish(
                         w, OrderStatus.CANCELLED, ts, ReasonCode.INTENT_MISMATCH, "nothing left to reduce"
                     )
                     continue
                 # The short check again at the fill: an order placed as a sale while long
                 # opens a short when another order closed the long first.
-                verdict = gk.check_short(w.inst, acct.kind is AccountKind.CASH, opening)
+                verdict = gk.check_short(w.inst, cash_account, opening)
                 if not verdict.ok:
                     self._refuse_at_fill(w, ts, verdict)
                     continue
-                fills += self._execute(w, opening, prices[w.order.order_id], bars[w.order.symbol], budget, ts)
+                fills += self._execute(w, opening, prices[order.order_id], bars[sym], budget, ts)
         for w in immediate:
             if w.status.is_open:
                 what = "IOC remainder" if w.order.tif is TimeInForce.IOC else "fill-or-kill order"
                 self._finish(w, OrderStatus.CANCELLED, ts, None, f"{what} cancelled after its first bar")
         if not same_bar:
             for w in list(self._open):  # a trailing stop ratchets with every bar it survives
+                if w.trail is None:  # most orders: no lookup
+                    continue
                 bar = bars.get(w.order.symbol)
                 if (
                     bar is not None
-                    and w.trail is not None
                     and w.status.is_open
                     and w.eligible_after is not None
                     and w.eligible_after < ts
@@ -1293,7 +1444,8 @@ class SimulatedBroker:
         """Apply one fill of ``w`` to the ledger and update the order."""
         acct = self.account
         inst = w.inst
-        notional = abs(rules.notional_minor(price, lots, inst.k_num, inst.k_den))
+        k_num, k_den = inst.k_num, inst.k_den
+        notional = abs(rules.notional_minor(price, lots, k_num, k_den))
         closed = w.closed
         if self.fixed_fee_per is FixedFeePer.LEG:
             comm, closed = self._leg_commissions(w, lots, price)
@@ -1302,32 +1454,38 @@ class SimulatedBroker:
                 inst, abs(w.filled + lots), w.notional + notional, w.month_lots
             )
             comm = max(0, total - w.commission)
-        ref_value = abs(notional - abs(rules.notional_minor(ref, lots, inst.k_num, inst.k_den)))
+        # Slippage is the fill's distance from the reference price (none without a model).
+        ref_value = 0 if ref == price else abs(notional - abs(rules.notional_minor(ref, lots, k_num, k_den)))
         order = w.order
         # Booking the fill and releasing its reservation is one step for any reader of
         # the account (a monitor thread): otherwise the money would count twice. The
         # ledger books the integers as they are (no round trip through decimals).
+        if price <= 0 or comm < 0:  # a broken slippage or commission model: ``book`` names it
+            acct.book(order.symbol, lots, price, comm, ref_value, ts, order.order_id, order.tag)
         with acct.lock:
-            legs = acct.book(order.symbol, lots, price, comm, ref_value, ts, order.order_id, order.tag)
+            # ``w.inst`` is the account's instrument and ``lots`` is never zero here: the
+            # ledger skips the checks of ``book`` and a second acquisition of the lock.
+            legs = acct._book_exact(inst, lots, price, comm, ref_value, ts, order.order_id, order.tag)
             w.filled += lots
             if w.reserved:
                 if abs(lots) == abs(w.lots):  # all of it at once: the share is 1
-                    acct.release(w.order.order_id)
+                    acct.release(order.order_id)
                 else:
-                    acct.confirm(w.order.order_id, Fraction(abs(lots), abs(w.lots)))
+                    acct.confirm(order.order_id, Fraction(abs(lots), abs(w.lots)))
                 if w.remaining == 0:
                     w.reserved = False
         w.notional += notional
         w.commission += comm
         w.closed = closed
         if self._counts_month:
-            self._month_units += abs(lots) * w.inst.lot_size
+            self._month_units += abs(lots) * inst.lot_size
         self.fills.extend(legs)
-        done = w.remaining == 0
+        done = w.filled == w.lots
         self._record(w, OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, ts, None, "")
         if done:
             self._close(w)
-        self._after_fill(w, lots, ts)
+        if w.children or order.oco_group is not None:  # bracket bookkeeping only when bracketed
+            self._after_fill(w, lots, ts)
         if self.on_fill is not None:
             for leg in legs:
                 self.on_fill(leg)
@@ -1412,12 +1570,16 @@ class SimulatedBroker:
 
     def _refuse(self, w: _Working, ts: pd.Timestamp, verdict: Verdict) -> None:
         assert verdict.reason is not None  # noqa: S101 - refusals carry a reason
+        self._refuse_for(w, ts, verdict.reason, verdict.detail)
+
+    def _refuse_for(self, w: _Working, ts: pd.Timestamp, reason: ReasonCode, detail: str) -> None:
+        """Refuse ``w`` at placement: its refusal record and its ``REJECTED`` status, nothing else."""
+        order = w.order
         self.rejections.append(
-            Rejection(w.order.order_id, w.order.symbol, ts, w.order.quantity, verdict.reason, verdict.detail)
+            new_rejection(order.order_id, order.symbol, ts, order.quantity, reason, detail)
         )
-        w.status = OrderStatus.REJECTED
-        w.reason = verdict.reason
-        self._record(w, OrderStatus.REJECTED, ts, verdict.reason, verdict.detail)
+        w.reason = reason
+        self._record(w, _REJECTED, ts, reason, detail)  # sets the status
 
     def _warn(self, w: _Working, ts: pd.Timestamp, reason: ReasonCode, detail: str) -> None:
         self.warnings.append(GateWarning(w.order.order_id, w.order.symbol, ts, reason, detail))
@@ -1441,7 +1603,15 @@ class SimulatedBroker:
         self, w: _Working, status: OrderStatus, ts: pd.Timestamp, reason: ReasonCode | None, detail: str
     ) -> None:
         w.status = status
-        change = StatusChange(w.order.order_id, ts, status, w.inst.quantity(abs(w.filled)), reason, detail)
+        # ``StatusChange(...)`` of values typed already, without its frozen ``__init__``.
+        change = object.__new__(StatusChange)
+        s = _CHANGE_SETTERS
+        s[0](change, w.order.order_id)
+        s[1](change, ts)
+        s[2](change, status)
+        s[3](change, w.inst.quantity(abs(w.filled)))
+        s[4](change, reason)
+        s[5](change, detail)
         w.history.append(change)
         self.status_changes.append(change)
 
@@ -1490,21 +1660,28 @@ class SimulatedBroker:
         a ``Decimal`` amount: what the orders table needs, without a view per order.
         """
         digits = self.account.currency.digits
+        # Every instrument is in the account's currency (``add_instrument`` checks): one
+        # scale for every average price, one zero for every order that paid nothing.
+        scale = Decimal(10) ** digits
+        no_commission = Decimal(0).scaleb(-digits)
         out: list[OrderState] = []
+        append = out.append
         for w in self._orders.values():
             inst = w.inst
-            avg = None
-            if w.filled:  # the same quotient as ``_view``'s
-                scale = Decimal(10) ** inst.currency.digits
-                avg = Decimal(w.notional) / (abs(w.filled) * inst.lot_size * inst.multiplier * scale)
-            out.append(
+            filled = w.filled
+            if filled:  # the same quotient as ``_view``'s
+                avg = Decimal(w.notional) / (abs(filled) * inst.lot_size * inst.multiplier * scale)
+            else:
+                avg = None
+            comm = w.commission
+            append(
                 (
                     w.order,
                     w.status,
                     inst.quantity(w.lots),
-                    inst.quantity(w.filled),
+                    inst.quantity(filled),
                     avg,
-                    Decimal(w.commission).scaleb(-digits),
+                    Decimal(comm).scaleb(-digits) if comm else no_commission,
                     w.reason if w.reason is not None else w.cut,
                 )
             )
@@ -1583,17 +1760,20 @@ class SimulatedBroker:
         if w.order.order_id in self._liquidation_ids:
             return ALLOWED
         state = self._trading.state
-        if state is TradingState.HALTED:
+        if state is _HALTED:
             return Verdict(
                 False, ReasonCode.HALTED, f"trading is halted: {self.halt_reason or 'NLV is not positive'}"
             )
-        if state is TradingState.REDUCE_ONLY and opening:
+        if state is _REDUCE_ONLY and opening:
             return Verdict(
                 False,
                 ReasonCode.REDUCE_ONLY,
                 f"the account is in a margin call ({self._band.value}): only orders that reduce exposure",
             )
-        return self.account.pdt_verdict(w.order.symbol, w.lots)
+        acct = self.account
+        if acct.kind is _CASH_ACCOUNT or acct.pdt_policy is not _PDT_BLOCK:
+            return ALLOWED  # ``pdt_verdict``'s first answer, without taking the lock
+        return acct.pdt_verdict(w.order.symbol, w.lots)
 
     def _check_margin(self, ts: pd.Timestamp, bars: Mapping[str, Bar]) -> None:
         """Run the margin monitor after a bar's final mark; liquidate when it is due."""

@@ -579,9 +579,16 @@ def _trade_pnls(trades: TradesLike, basis: PnlBasis) -> list[Decimal]:
                 for p, c in zip(trades["pnl"].tolist(), trades["commission"].tolist(), strict=True)
             ]
         raise ValueError("the trades DataFrame needs a 'net_pnl' column (or 'pnl' and 'commission')")
+    # ``t.pnl.amount`` and ``t.net_pnl.amount`` from the integers (one ``Decimal`` per
+    # trade, no intermediate ``Money``); a trade's amounts share its account's currency.
     if basis == "gross":
-        return [t.pnl.amount for t in trades]
-    return [t.net_pnl.amount for t in trades]
+        return [Decimal(t.pnl.minor).scaleb(-t.pnl.currency.digits) for t in trades]
+    return [
+        Decimal(t.pnl.minor - t.commission.minor).scaleb(-t.pnl.currency.digits)
+        if t.pnl.currency == t.commission.currency
+        else t.net_pnl.amount  # raises: amounts in two currencies do not subtract
+        for t in trades
+    ]
 
 
 def trade_stats(trades: TradesLike, basis: PnlBasis = "net") -> TradeStats:

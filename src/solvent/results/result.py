@@ -129,6 +129,8 @@ def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
 
 def trades_frame(trades: Iterable[Trade]) -> pd.DataFrame:
     """Return one row per matched FIFO round trip; money columns as exact ``Decimal``."""
+    # ``Money.amount`` of each amount from its integer (no property call per cell), and
+    # ``net_pnl`` without the intermediate ``Money`` (same currency by construction).
     rows = [
         (
             t.symbol,
@@ -137,13 +139,12 @@ def trades_frame(trades: Iterable[Trade]) -> pd.DataFrame:
             t.entry_price,
             t.exit_time,
             t.exit_price,
-            t.pnl.amount,
-            t.pnl_mtm.amount,
-            t.commission.amount,
+            Decimal(t.pnl.minor).scaleb(-t.pnl.currency.digits),
+            Decimal(t.pnl_mtm.minor).scaleb(-t.pnl_mtm.currency.digits),
+            Decimal(t.commission.minor).scaleb(-t.commission.currency.digits),
             t.entry_order_id,
             t.exit_order_id,
             t.tag,
-            # ``net_pnl`` without the intermediate ``Money`` (same currency by construction)
             Decimal(t.pnl.minor - t.commission.minor).scaleb(-t.pnl.currency.digits),
         )
         for t in trades

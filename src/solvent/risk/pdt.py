@@ -100,6 +100,10 @@ class DayTradeCounter:
         closing, opening = rules.split_fill(position_lots, fill_lots)
         s = self._symbols.get(symbol)
         if s is None or s.session != session:
+            if not opening:
+                # Closing what an earlier session opened: no day trade, and a fresh
+                # record would hold nothing (``would_count`` reads a missing one alike).
+                return False
             s = self._symbols[symbol] = _SymbolSession(session)
         counted = False
         if closing:
