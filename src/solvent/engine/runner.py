@@ -58,6 +58,7 @@ from solvent.execution.matching import FillTiming
 from solvent.model.bar import Bar
 from solvent.model.instrument import Instrument
 from solvent.model.records import Fill
+from solvent.model.slots import maker
 from solvent.risk.pdt import PATTERN_DAY_TRADES, PdtPolicy
 from solvent.risk.state import TradingState
 
@@ -70,9 +71,9 @@ NS_PER_DAY = 86_400 * 10**9
 PROGRESS_STEPS = 200
 _ASK = -2  # ``Runner.quiet_to`` before ``_quiet_until`` looked at the state
 
-_BAR_SETTERS = tuple(Bar.__dict__[name].__set__ for name in Bar.__dataclass_fields__)
-# ``Runner._bar`` sets the slots by position: a new field must be set there too.
-assert tuple(Bar.__dataclass_fields__) == ("timestamp", "open", "high", "low", "close", "volume")  # noqa: S101
+#: ``Bar(...)`` without its frozen ``__init__`` (fields: timestamp, open, high, low,
+#: close, volume): ints from the checked grid, 1.7 µs → under 1 µs.
+_new_bar: Callable[..., Bar] = maker(Bar)
 
 Progress = Callable[[int, int], None]
 
@@ -519,16 +520,9 @@ class Runner:
             acct._unmarked = 0
 
     def _bar(self, i: int, j: int, ts: pd.Timestamp) -> Bar:
-        # ``Bar(...)`` of ints from the grid, without its frozen ``__init__`` (1.7 µs, this 1).
-        bar = object.__new__(Bar)
-        s = _BAR_SETTERS
-        s[0](bar, ts)
-        s[1](bar, self.o.item(i, j))
-        s[2](bar, self.h.item(i, j))
-        s[3](bar, self.lo.item(i, j))
-        s[4](bar, self.c.item(i, j))
-        s[5](bar, self.v.item(i, j))
-        return bar
+        return _new_bar(
+            ts, self.o.item(i, j), self.h.item(i, j), self.lo.item(i, j), self.c.item(i, j), self.v.item(i, j)
+        )
 
     def _events(self, i: int, ts: pd.Timestamp) -> None:
         """Apply bar ``i``'s dividends and splits, before the bar trades (as ``replay`` does)."""

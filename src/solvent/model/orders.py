@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -9,6 +10,7 @@ from enum import StrEnum
 import pandas as pd
 
 from solvent.model.records import ReasonCode
+from solvent.model.slots import maker
 
 
 class OrderType(StrEnum):
@@ -91,57 +93,11 @@ class Order:
         return 1 if self.quantity > 0 else -1
 
 
-# ``Order``'s slots in field order: ``new_order`` sets them directly.
-_ORDER_SETTERS = tuple(Order.__dict__[name].__set__ for name in Order.__dataclass_fields__)
-# ``new_order`` and ``new_rejection`` set the slots by position: a new field must be set there too.
-assert tuple(Order.__dataclass_fields__) == (  # noqa: S101 - a guard for whoever edits Order
-    "order_id", "symbol", "quantity", "type", "submitted_at", "limit", "stop", "trail_amount",
-    "trail_percent", "tif", "expire_at", "tag", "intent", "client_id", "parent_id", "oco_group",
-)  # fmt: skip
-
-
-def new_order(
-    order_id: str,
-    symbol: str,
-    quantity: Decimal,
-    type: OrderType,
-    submitted_at: pd.Timestamp,
-    limit: Decimal | None,
-    stop: Decimal | None,
-    trail_amount: Decimal | None,
-    trail_percent: Decimal | None,
-    tif: TimeInForce,
-    expire_at: pd.Timestamp | None,
-    tag: str | None,
-    intent: Intent | None,
-    client_id: str | None,
-    parent_id: str | None,
-    oco_group: str | None,
-) -> Order:
-    """Return an ``Order`` of values the broker has already checked and typed.
-
-    The same record as ``Order(...)``, without the frozen ``__init__`` (one
-    ``object.__setattr__`` per field, a large part of placing an order).
-    """
-    order = object.__new__(Order)
-    s = _ORDER_SETTERS
-    s[0](order, order_id)
-    s[1](order, symbol)
-    s[2](order, quantity)
-    s[3](order, type)
-    s[4](order, submitted_at)
-    s[5](order, limit)
-    s[6](order, stop)
-    s[7](order, trail_amount)
-    s[8](order, trail_percent)
-    s[9](order, tif)
-    s[10](order, expire_at)
-    s[11](order, tag)
-    s[12](order, intent)
-    s[13](order, client_id)
-    s[14](order, parent_id)
-    s[15](order, oco_group)
-    return order
+#: ``Order(...)`` for the broker's own orders (values already checked and typed), built
+#: without the frozen ``__init__``: placing an order makes one. Fields in order:
+#: order_id, symbol, quantity, type, submitted_at, limit, stop, trail_amount,
+#: trail_percent, tif, expire_at, tag, intent, client_id, parent_id, oco_group.
+new_order: Callable[..., Order] = maker(Order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +136,7 @@ class GateWarning:
     detail: str = ""
 
 
-_REJECTION_SETTERS = tuple(Rejection.__dict__[name].__set__ for name in Rejection.__dataclass_fields__)
-assert tuple(Rejection.__dataclass_fields__) == (  # noqa: S101
-    "order_id", "symbol", "timestamp", "quantity", "reason", "detail", "at_fill",
-)  # fmt: skip
+_make_rejection = maker(Rejection)
 
 
 def new_rejection(
@@ -194,43 +147,10 @@ def new_rejection(
     The same record as ``Rejection(...)``, without the frozen ``__init__``: a strategy
     that keeps asking for what it cannot afford makes one per bar.
     """
-    rejection = object.__new__(Rejection)
-    s = _REJECTION_SETTERS
-    s[0](rejection, order_id)
-    s[1](rejection, symbol)
-    s[2](rejection, timestamp)
-    s[3](rejection, quantity)
-    s[4](rejection, reason)
-    s[5](rejection, detail)
-    s[6](rejection, False)
-    return rejection
+    return _make_rejection(order_id, symbol, timestamp, quantity, reason, detail, False)
 
 
-_STATUS_SETTERS = tuple(StatusChange.__dict__[name].__set__ for name in StatusChange.__dataclass_fields__)
-assert tuple(StatusChange.__dataclass_fields__) == (  # noqa: S101
-    "order_id", "timestamp", "status", "filled_quantity", "reason", "detail",
-)  # fmt: skip
-
-
-def new_status_change(
-    order_id: str,
-    timestamp: pd.Timestamp,
-    status: OrderStatus,
-    filled_quantity: Decimal,
-    reason: ReasonCode | None,
-    detail: str,
-) -> StatusChange:
-    """Return a ``StatusChange`` of values already checked, without the frozen ``__init__``.
-
-    The same record as ``StatusChange(...)``; every order makes two or more (accepted,
-    then filled, cancelled or rejected).
-    """
-    change = object.__new__(StatusChange)
-    s = _STATUS_SETTERS
-    s[0](change, order_id)
-    s[1](change, timestamp)
-    s[2](change, status)
-    s[3](change, filled_quantity)
-    s[4](change, reason)
-    s[5](change, detail)
-    return change
+#: ``StatusChange(...)`` without the frozen ``__init__`` (values already checked); every
+#: order makes two or more. Fields in order: order_id, timestamp, status,
+#: filled_quantity, reason, detail.
+new_status_change: Callable[..., StatusChange] = maker(StatusChange)

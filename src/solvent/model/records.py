@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,6 +13,7 @@ import pandas as pd
 
 from solvent.errors import InvalidInputError
 from solvent.model.money import Money, Number, to_decimal
+from solvent.model.slots import maker
 
 #: Anything accepted as a timestamp: ``datetime``/``pd.Timestamp``, ``np.datetime64``,
 #: a ``date`` or an ISO string.
@@ -213,44 +215,11 @@ class Trade:
         return self.pnl - self.commission
 
 
-_TRADE_SETTERS = tuple(Trade.__dict__[name].__set__ for name in Trade.__dataclass_fields__)
-
-
-def exact_trade(
-    symbol: str,
-    quantity: Decimal,
-    entry_time: pd.Timestamp,
-    entry_price: Decimal,
-    exit_time: pd.Timestamp,
-    exit_price: Decimal,
-    pnl: Money,
-    pnl_mtm: Money,
-    commission: Money,
-    entry_order_id: str,
-    exit_order_id: str,
-    tag: str | None,
-) -> Trade:
-    """Build a ``Trade`` without the frozen ``__init__`` (the ledger's closing legs).
-
-    Internal: the same record as ``Trade(...)`` (which checks nothing), built by setting
-    its slots directly; the frozen ``__init__`` (one ``object.__setattr__`` per field)
-    took 2.8 µs, this 1.7 µs.
-    """
-    t = object.__new__(Trade)
-    s = _TRADE_SETTERS
-    s[0](t, symbol)
-    s[1](t, quantity)
-    s[2](t, entry_time)
-    s[3](t, entry_price)
-    s[4](t, exit_time)
-    s[5](t, exit_price)
-    s[6](t, pnl)
-    s[7](t, pnl_mtm)
-    s[8](t, commission)
-    s[9](t, entry_order_id)
-    s[10](t, exit_order_id)
-    s[11](t, tag)
-    return t
+#: ``Trade(...)`` for the ledger's closing legs (values already exact), built without the
+#: frozen ``__init__`` (2.8 µs → under 1 µs). Fields in order: symbol, quantity,
+#: entry_time, entry_price, exit_time, exit_price, pnl, pnl_mtm, commission,
+#: entry_order_id, exit_order_id, tag.
+exact_trade: Callable[..., Trade] = maker(Trade)
 
 
 class CashEventKind(StrEnum):

@@ -1,0 +1,68 @@
+"""``solvent.model.slots.maker``: the hot path's records equal the ones ``__init__`` builds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from solvent.model.bar import Bar
+from solvent.model.money import USD, Money
+from solvent.model.orders import OrderStatus, StatusChange
+from solvent.model.records import ReasonCode, Trade
+from solvent.model.slots import maker
+
+T0 = pd.Timestamp("2024-01-02")
+
+
+def test_maker_builds_the_record_init_builds_equal_and_frozen() -> None:
+    values = (
+        "AAA",
+        Decimal(3),
+        T0,
+        Decimal("1.5"),
+        T0,
+        Decimal(2),
+        Money(1, USD),
+        Money(2, USD),
+        Money(0, USD),
+    )
+    values += ("o1", "o2", None)
+    made = maker(Trade)(*values)
+    assert made == Trade(*values)
+    assert [getattr(made, f.name) for f in fields(Trade)] == list(values)
+    with pytest.raises(AttributeError):
+        made.symbol = "BBB"  # type: ignore[misc]
+
+
+def test_maker_follows_field_order_of_each_class() -> None:
+    change = maker(StatusChange)("o1", T0, OrderStatus.FILLED, Decimal(5), ReasonCode.SCALED_DOWN, "cut")
+    assert change == StatusChange("o1", T0, OrderStatus.FILLED, Decimal(5), ReasonCode.SCALED_DOWN, "cut")
+    assert maker(Bar)(T0, 1, 2, 0, 1, 10) == Bar(T0, 1, 2, 0, 1, 10)
+
+
+def test_maker_missing_field_raises_type_error() -> None:
+    with pytest.raises(TypeError):
+        maker(Bar)(T0, 1, 2, 0, 1)
+
+
+@dataclass(frozen=True)
+class _NoSlots:
+    a: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    a: int
+
+    def __post_init__(self) -> None:
+        if self.a < 0:
+            raise ValueError("a")
+
+
+@pytest.mark.parametrize("cls", [_NoSlots, _Checked, int])
+def test_maker_of_unslotted_or_checked_class_raises_type_error(cls: type) -> None:
+    with pytest.raises(TypeError, match="slotted dataclass"):
+        maker(cls)
