@@ -72,6 +72,10 @@ class BuyingPowerMode(StrEnum):
 
 
 _FULL = rules.RATE_SCALE  # 100%: a cash account's "margin" on what it holds
+# Read once: each ``Enum.MEMBER`` lookup costs about a function call on Python 3.11, and
+# the buying-power figures below ask for them on every check.
+_CASH_KIND, _MARGIN_KIND = AccountKind.CASH, AccountKind.MARGIN
+_BP_CASH, _BP_MARGIN, _BP_DAY_TRADE = BuyingPowerMode.CASH, BuyingPowerMode.MARGIN, BuyingPowerMode.DAY_TRADE
 
 
 class Account:
@@ -401,7 +405,7 @@ class Account:
                 cash_change += rules.futures_cash_delta(0, c_open)
             else:
                 cash_change += rules.fill_cash_delta(notional, c_open)
-            if self.kind is AccountKind.MARGIN:  # day-trade buying power: margin accounts only
+            if self.kind is _MARGIN_KIND:  # day-trade buying power: margin accounts only
                 self._dt_used += rules.to_buying_power_units(
                     abs(notional), self._im_ppm(inst, opening), self._base_im_ppm
                 )
@@ -474,7 +478,7 @@ class Account:
         else:
             self._short_value += value
         old_im, old_mm = pos.im, pos.mm
-        if self.kind is AccountKind.CASH and pos.qty > 0:
+        if self.kind is _CASH_KIND and pos.qty > 0:
             im = mm = value  # a cash account's "margin" is what it holds, in full
         else:
             im, mm = self._position_margin(pos)
@@ -514,7 +518,7 @@ class Account:
             return 0, 0
         inst = pos.instrument
         value = abs(pos.market_value)
-        if self.kind is AccountKind.CASH:
+        if self.kind is _CASH_KIND:
             return value, value
         if inst.initial_margin_fixed is not None:
             num, den = inst.fixed_margin_fraction(False)
@@ -551,7 +555,7 @@ class Account:
     def _cash_rates(self) -> bool:
         # A margin account downgraded to cash buying power (PDT) pays for what it buys in
         # full, as a cash account does: its orders cost buying power at 100%.
-        return self.kind is AccountKind.CASH or self._mode() is BuyingPowerMode.CASH
+        return self.kind is _CASH_KIND or self._mode() is _BP_CASH
 
     # -- sessions, time -------------------------------------------------------------
 
@@ -638,7 +642,7 @@ class Account:
         self._cash_events.append(CashEvent(kind, Money(-fee, self.currency), ts, symbol, detail))
 
     def _add_unsettled(self, ts: pd.Timestamp, amount: int) -> None:
-        if self.kind is AccountKind.CASH and self.settlement_days > 0:
+        if self.kind is _CASH_KIND and self.settlement_days > 0:
             due = self.calendar.add_business_days(ts.date(), self.settlement_days)
             self._unsettled.append((due, amount))
             self._unsettled_total += amount
@@ -690,7 +694,7 @@ class Account:
             return Verdict(True)
 
     def _withdrawable(self) -> int:
-        if self.kind is AccountKind.CASH:
+        if self.kind is _CASH_KIND:
             return max(0, self._cash - self._unsettled_total - self._reservations.total)
         excess = self._excess()
         return max(0, min(excess, self._cash))
@@ -877,30 +881,31 @@ class Account:
         return rules.margin_excess(self._nlv(), self._im, self._reserved_margin())
 
     def _mode(self) -> BuyingPowerMode:
-        if self.kind is AccountKind.CASH:
-            return BuyingPowerMode.CASH
+        if self.kind is _CASH_KIND:
+            return _BP_CASH
         if self._prior_nlv >= self._dt_min_equity:
-            return BuyingPowerMode.DAY_TRADE if self.day_trading else BuyingPowerMode.MARGIN
+            return _BP_DAY_TRADE if self.day_trading else _BP_MARGIN
         if (
             self.pdt_policy is PdtPolicy.DOWNGRADE
             and self._day_trades.count(self._session) >= PATTERN_DAY_TRADES
         ):
-            return BuyingPowerMode.CASH  # a restricted pattern day trader: cash buying power
-        return BuyingPowerMode.MARGIN
+            return _BP_CASH  # a restricted pattern day trader: cash buying power
+        return _BP_MARGIN
 
     def _pdt_restricted(self) -> bool:
         """Return whether the PDT policy restricts the account now (see ``snapshot``)."""
-        if self.kind is AccountKind.CASH or self.pdt_policy is None or self._prior_nlv >= self._dt_min_equity:
+        if self.kind is _CASH_KIND or self.pdt_policy is None or self._prior_nlv >= self._dt_min_equity:
             return False
         limit = PATTERN_DAY_TRADES - 1 if self.pdt_policy is PdtPolicy.BLOCK else PATTERN_DAY_TRADES
         return self._day_trades.count(self._session) >= limit
 
     def _gross_buying_power(self) -> int:
         """Buying power before reservations, in the mode in force."""
-        mode = self._mode()
-        if mode is BuyingPowerMode.CASH:
+        # A cash account is always in cash mode: no ``_mode`` call (every check asks).
+        mode = _BP_CASH if self.kind is _CASH_KIND else self._mode()
+        if mode is _BP_CASH:
             return rules.cash_buying_power(self._cash - self._unsettled_total, 0)
-        if mode is BuyingPowerMode.DAY_TRADE:
+        if mode is _BP_DAY_TRADE:
             return rules.day_trade_buying_power(self._prior_nlv, self._prior_mm, self._dt_mult, self._dt_used)
         return rules.margin_buying_power(self._nlv() - self._im, self._base_im_ppm)
 
@@ -1042,7 +1047,7 @@ class Account:
         with self._lock:
             if (
                 self.pdt_policy is not PdtPolicy.BLOCK
-                or self.kind is AccountKind.CASH
+                or self.kind is _CASH_KIND
                 or self._session is None
                 or self._prior_nlv >= self._dt_min_equity
             ):
@@ -1066,7 +1071,7 @@ class Account:
         """Return ``(market value, maintenance margin)`` of ``pos`` marked at ``ticks``."""
         inst = pos.instrument
         value = rules.notional_minor(ticks, pos.qty, inst.k_num, inst.k_den)
-        if self.kind is AccountKind.CASH:
+        if self.kind is _CASH_KIND:
             return value, abs(value)
         if inst.maintenance_margin_fixed is not None:
             return value, rules.fixed_margin_requirement(abs(pos.qty), *inst.fixed_margin_fraction(True))
@@ -1109,7 +1114,7 @@ class Account:
                 price = (ticks or {}).get(symbol, pos.mark_ticks)
                 value, _ = self._margin_at(pos, price)
                 fixed = None
-                if self.kind is AccountKind.CASH:
+                if self.kind is _CASH_KIND:
                     rate = _FULL
                 elif inst.maintenance_margin_fixed is not None:
                     rate, fixed = 0, inst.fixed_margin_fraction(True)
@@ -1132,7 +1137,7 @@ class Account:
             pend_long, pend_short = self._reservations.pending()
             mode = self._mode()
             dtbp = 0
-            if self.kind is AccountKind.MARGIN:
+            if self.kind is _MARGIN_KIND:
                 dtbp = rules.day_trade_buying_power(
                     self._prior_nlv, self._prior_mm, self._dt_mult, self._dt_used
                 )

@@ -87,6 +87,7 @@ _V_OFF, _V_REJECT, _V_WARN, _V_STRICT = (
     gk.Validation.OFF, gk.Validation.REJECT, gk.Validation.WARN, gk.Validation.STRICT,
 )  # fmt: skip
 _CASH_ACCOUNT = AccountKind.CASH
+_PER_LEG = FixedFeePer.LEG
 _ACCEPTED = OrderStatus.ACCEPTED
 _REJECTED = OrderStatus.REJECTED
 _MARKET, _LIMIT, _TRAILING_STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.TRAILING_STOP
@@ -733,7 +734,10 @@ class SimulatedBroker:
                 available = credit_available(acct.cash.minor, acct.reserved.minor, credit)
                 cost = self._cost_fn(w.inst, price, lots0=abs(closing))
             else:
-                rates = self._opening_rates(order.symbol, opening)
+                # A cash account is always at cash rates: no call to ask.
+                rates = (
+                    _CASH_RATES if acct.kind is _CASH_ACCOUNT else self._opening_rates(order.symbol, opening)
+                )
                 credit = self._pending_exit_credit() if self._open else 0
                 if closing:  # a flip: its own closing leg frees buying power before the opening leg
                     # (no commission here: ``cost`` below charges the whole order's commission)
@@ -1235,15 +1239,18 @@ class SimulatedBroker:
         pos = acct.position_lots(sym)
         opening = pos == 0 or (pos > 0) == (lots > 0)
         unfunded = False
-        if opening and self.validation is not gk.Validation.OFF:
-            n = self._affordable_at_fill(w, want, price, ts)
-            unfunded = n < want and self.unfunded is Unfunded.CANCEL
-            want = n
-            if want == 0:
-                if unfunded:
-                    self._cancel_unfunded(w, ts)
-                return []
-        legs = self._book(w, want if lots > 0 else -want, price, ts, ref)
+        costs = None
+        if opening and self.validation is not _V_OFF:
+            costs = self._covered_costs(w, want, price)
+            if costs is None:  # not covered for sure: the full check decides
+                n = self._affordable_at_fill(w, want, price, ts)
+                unfunded = n < want and self.unfunded is Unfunded.CANCEL
+                want = n
+                if want == 0:
+                    if unfunded:
+                        self._cancel_unfunded(w, ts)
+                    return []
+        legs = self._book(w, want if lots > 0 else -want, price, ts, ref, costs)
         if cap is not None:
             budget[sym] = cap - want
         if unfunded and w.status.is_open:
@@ -1356,26 +1363,17 @@ class SimulatedBroker:
         acct = self.account
         if self._credit and w.order.side < 0:
             return want  # a credited short is not checked (ShortCash.CREDIT)
-        rate = acct.im_rate_ppm(w.order.symbol, w.order.side)
-        base = acct.base_im_rate_ppm
-        # What the account has less what *other* orders hold. Not ``buying_power + own``:
-        # buying power is floored at zero, so after cash fell below the reservations (a
-        # fee, a loss) that sum would let this order spend money the account no longer has.
-        # (The ledger's integers directly, as ``_place`` reads them: no ``Money`` per fill.)
-        with acct.lock:
-            book = acct._reservations
-            own = book.remaining(w.order.order_id) if w.reserved else 0
-            if self._credit:
-                available = credit_available(acct._cash, book.total - own, credit)
-            else:
-                available = acct._gross_buying_power() - book.total + own + credit
+        own, free = self._free_at_fill(w, credit)
+        available = own + free
         if self.fixed_fee_per is FixedFeePer.LEG:
             # The opening side is its own order: its lots, notional and commission so far.
             c_lots, c_notional, c_paid = w.closed
             lots0, notional0, paid = abs(w.filled) - c_lots, w.notional - c_notional, w.commission - c_paid
-        else:
+        elif prior:
             prior_notional = abs(rules.notional_minor(price, prior, w.inst.k_num, w.inst.k_den))
             lots0, notional0, paid = abs(w.filled) + prior, w.notional + prior_notional, w.commission
+        else:
+            lots0, notional0, paid = abs(w.filled), w.notional, w.commission
         cost = self._cost_fn(
             w.inst,
             price,
@@ -1383,7 +1381,7 @@ class SimulatedBroker:
             notional0=notional0,
             paid=paid,
             month_lots=w.month_lots,
-            rates=None if self._credit else (rate, base),
+            rates=None if self._credit else self._opening_rates(w.order.symbol, w.order.side),
         )
         need = cost(want)
         if need <= available:
@@ -1405,6 +1403,53 @@ class SimulatedBroker:
         if n < want and self.unfunded is Unfunded.DEFER:
             self._note_deferred(w, ts, ReasonCode.INSUFFICIENT_BUYING_POWER)
         return n
+
+    def _free_at_fill(self, w: _Working, credit: int) -> tuple[int, int]:
+        """Return ``(own, free)`` for the fill-time check (see ``gk.fill_covered``).
+
+        ``own``: what ``w``'s reservation still holds. ``free``: what the account has less
+        what *all* orders hold, plus ``credit``. The check's ``available`` is their sum;
+        not ``buying_power + own``: buying power is floored at zero, so after cash fell
+        below the reservations (a fee, a loss) that sum would let this order spend money
+        the account no longer has. (The ledger's integers directly, as ``_place`` reads
+        them: no ``Money`` per fill.)
+        """
+        acct = self.account
+        with acct._lock:
+            book = acct._reservations
+            r = book._by_id.get(w.order.order_id) if w.reserved else None
+            own = 0 if r is None else r.remaining
+            if self._credit:
+                return own, credit_available(acct._cash, book.total, credit)
+            return own, acct._gross_buying_power() - book.total + credit
+
+    def _covered_costs(self, w: _Working, want: int, price: int) -> tuple[int, int] | None:
+        """Return the ``(notional, commission)`` to book ``want`` opening lots with, if funded.
+
+        The fill-time check's shortcut: the fill's exact cost, priced as ``_book`` books
+        it, against what the order holds plus what the account has free
+        (``gk.fill_covered``). ``None`` when that does not show the fill funded, or for
+        per-leg fees and credited shorts (their costs are priced differently): the
+        caller then runs the full check, ``_affordable_at_fill``.
+        """
+        if self.fixed_fee_per is _PER_LEG or (self._credit and w.order.side < 0):
+            return None
+        inst = w.inst
+        notional = abs(rules.notional_minor(price, want, inst.k_num, inst.k_den))
+        model = self.commission_model
+        if type(model) in _VALUE_FEE_MODELS:  # their ``order_commission``, without its input checks
+            num, den = model._ratio  # type: ignore[attr-defined]  # both value models have it
+            total = value_fee(w.notional + notional, num, den)
+        else:
+            total = model.order_commission(inst, abs(w.filled) + want, w.notional + notional, w.month_lots)
+        comm = max(total - w.commission, 0)  # as ``_book`` charges it
+        if self._credit or self.account.kind is _CASH_ACCOUNT:
+            need = notional + comm  # ``opening_bp_cost`` at 100% / 100%
+        else:
+            rate, base = self._opening_rates(w.order.symbol, w.order.side)
+            need = rules.opening_bp_cost(notional, comm, rate, base)
+        own, free = self._free_at_fill(w, 0)
+        return (notional, comm) if gk.fill_covered(need, own, free) else None
 
     def _execute_fok(
         self, w: _Working, ref: int, bar: Bar, budget: dict[str, int | None], ts: pd.Timestamp
@@ -1440,16 +1485,31 @@ class SimulatedBroker:
             budget[w.order.symbol] = cap - want
         return legs
 
-    def _book(self, w: _Working, lots: int, price: int, ts: pd.Timestamp, ref: int) -> list[Fill]:
-        """Apply one fill of ``w`` to the ledger and update the order."""
+    def _book(
+        self,
+        w: _Working,
+        lots: int,
+        price: int,
+        ts: pd.Timestamp,
+        ref: int,
+        costs: tuple[int, int] | None = None,
+    ) -> list[Fill]:
+        """Apply one fill of ``w`` to the ledger and update the order.
+
+        ``costs``: the fill's ``(notional, commission)`` when the fill-time check already
+        priced them (``_covered_costs``, per-order fees), so they are not priced twice.
+        """
         acct = self.account
         inst = w.inst
         k_num, k_den = inst.k_num, inst.k_den
-        notional = abs(rules.notional_minor(price, lots, k_num, k_den))
         closed = w.closed
-        if self.fixed_fee_per is FixedFeePer.LEG:
+        if costs is not None:
+            notional, comm = costs
+        elif self.fixed_fee_per is FixedFeePer.LEG:
+            notional = abs(rules.notional_minor(price, lots, k_num, k_den))
             comm, closed = self._leg_commissions(w, lots, price)
         else:
+            notional = abs(rules.notional_minor(price, lots, k_num, k_den))
             total = self.commission_model.order_commission(
                 inst, abs(w.filled + lots), w.notional + notional, w.month_lots
             )
@@ -1468,10 +1528,13 @@ class SimulatedBroker:
             legs = acct._book_exact(inst, lots, price, comm, ref_value, ts, order.order_id, order.tag)
             w.filled += lots
             if w.reserved:
+                # The book directly, under the lock already held (``Account.release`` and
+                # ``confirm`` would take it again and wrap the amount in ``Money``).
+                book = acct._reservations
                 if abs(lots) == abs(w.lots):  # all of it at once: the share is 1
-                    acct.release(order.order_id)
+                    book.release(order.order_id)
                 else:
-                    acct.confirm(order.order_id, Fraction(abs(lots), abs(w.lots)))
+                    book.release_fraction(order.order_id, Fraction(abs(lots), abs(w.lots)))
                 if w.remaining == 0:
                     w.reserved = False
         w.notional += notional
@@ -1593,7 +1656,9 @@ class SimulatedBroker:
 
     def _close(self, w: _Working) -> None:
         if w.reserved:
-            self.account.release(w.order.order_id)
+            acct = self.account
+            with acct._lock:  # ``Account.release`` without the ``Money`` it returns
+                acct._reservations.release(w.order.order_id)
             w.reserved = False
         w.credit = 0
         if w in self._open:

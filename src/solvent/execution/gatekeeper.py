@@ -128,3 +128,42 @@ def value_hint(budget: int, upper: int, cost_upper: int) -> int:
 def bp_cost(notional: int, commission: int, rate_ppm: int, base_rate_ppm: int) -> int:
     """Return the buying power an opening leg needs (see ``rules.opening_bp_cost``)."""
     return rules.opening_bp_cost(abs(notional), commission, rate_ppm, base_rate_ppm)
+
+
+def fill_covered(need: int, own: int, free: int) -> bool:
+    """Return whether an opening fill is funded, so the fill-time check may be skipped.
+
+    Parameters
+    ----------
+    need
+        The fill's exact cost in buying power (minor units), from the notional and the
+        commission it is booked with: ``notional + commission`` at cash rates,
+        ``rules.opening_bp_cost`` at margin rates. Those are the figures the full check
+        prices the same lots with, except that booking floors the commission at zero,
+        so ``need`` is never below the full check's cost.
+    own
+        What the order's reservation still holds (0 without one).
+    free
+        What the account has beyond *all* reservations, read now: buying power before
+        reservations (or cash, with ``ShortCash.CREDIT``), less every reservation's
+        remainder, plus what the same fill's closing part frees. May be negative.
+
+    Returns
+    -------
+    bool
+        ``need <= own + free``: exactly the full check's test (its ``available`` is
+        ``own + free``), so when this holds the full check cannot refuse and sizes
+        nothing down; when it fails the broker runs the full check, which cuts, defers,
+        warns or raises.
+
+    Notes
+    -----
+    ``need <= own`` alone (the reservation covers the fill) would not be enough:
+    ``free`` can be negative at the fill. A partial fill at a price above the estimate
+    spends more than the share of the reservation it releases; a fee, debit interest or
+    a falling mark (margin accounts) lowers buying power after the reservation was
+    made; a PDT downgrade switches a margin account to cash rates. Reading ``free``
+    from the ledger at the fill covers all of these; other orders' fills at the same
+    bar cannot consume this order's ``own``, which they see as reserved.
+    """
+    return need <= own + free
