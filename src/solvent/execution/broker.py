@@ -68,8 +68,10 @@ from solvent.model.orders import (
     TimeInForce,
     new_order,
     new_rejection,
+    new_status_change,
 )
 from solvent.model.records import ALLOWED, Fill, ReasonCode, TimeLike, Verdict, to_timestamp
+from solvent.model.slots import maker
 from solvent.risk.liquidation import Holding, LiquidationPolicy, plan_liquidation, resolve_policy
 from solvent.risk.monitor import EventKind, MarginBands, MarginEvent, resolve_bands
 from solvent.risk.pdt import PdtPolicy
@@ -180,17 +182,10 @@ class OrderView:
 #: its status, working and filled quantity, average fill price, commission and reason.
 OrderState = tuple[Order, OrderStatus, Decimal, Decimal, Decimal | None, Decimal, ReasonCode | None]
 
-_VIEW_SETTERS = tuple(OrderView.__dict__[name].__set__ for name in OrderView.__dataclass_fields__)
-# ``_view`` sets the slots by position: a new field must be set there too.
-assert tuple(OrderView.__dataclass_fields__) == (  # noqa: S101 - a guard for whoever edits OrderView
-    "order", "status", "quantity", "filled_quantity", "avg_fill_price", "commission", "reason", "history",
-)  # fmt: skip
-
-_CHANGE_SETTERS = tuple(StatusChange.__dict__[name].__set__ for name in StatusChange.__dataclass_fields__)
-# ``_record`` sets the slots by position (two per fill: the frozen ``__init__`` cost 2 µs, this 1).
-assert tuple(StatusChange.__dataclass_fields__) == (  # noqa: S101 - a guard for whoever edits StatusChange
-    "order_id", "timestamp", "status", "filled_quantity", "reason", "detail",
-)  # fmt: skip
+#: ``OrderView(...)`` of values typed already, without its frozen ``__init__`` (a view
+#: is built for every order). Fields: order, status, quantity, filled_quantity,
+#: avg_fill_price, commission, reason, history.
+_new_view: Callable[..., OrderView] = maker(OrderView)
 
 
 class SimulatedBroker:
@@ -1668,15 +1663,9 @@ class SimulatedBroker:
         self, w: _Working, status: OrderStatus, ts: pd.Timestamp, reason: ReasonCode | None, detail: str
     ) -> None:
         w.status = status
-        # ``StatusChange(...)`` of values typed already, without its frozen ``__init__``.
-        change = object.__new__(StatusChange)
-        s = _CHANGE_SETTERS
-        s[0](change, w.order.order_id)
-        s[1](change, ts)
-        s[2](change, status)
-        s[3](change, w.inst.quantity(abs(w.filled)))
-        s[4](change, reason)
-        s[5](change, detail)
+        change = new_status_change(
+            w.order.order_id, ts, status, w.inst.quantity(abs(w.filled)), reason, detail
+        )
         w.history.append(change)
         self.status_changes.append(change)
 
@@ -1698,21 +1687,20 @@ class SimulatedBroker:
         if w.filled:
             denom = abs(w.filled) * inst.lot_size * inst.multiplier * (Decimal(10) ** inst.currency.digits)
             avg = Decimal(w.notional) / denom
-        # Every value is typed already: set the record's slots directly (its frozen
-        # ``__init__`` costs more than the values; views are built for every order).
-        v = object.__new__(OrderView)
-        s = _VIEW_SETTERS
-        s[0](v, w.order)
-        s[1](v, w.status)
-        s[2](v, inst.quantity(w.lots))
-        s[3](v, inst.quantity(w.filled))
-        s[4](v, avg)
         comm = w.commission
         # Nothing charged yet (every view at placement): one shared zero (Money is immutable).
-        s[5](v, self._zero if comm == 0 else Money(comm, self.account.currency))
-        s[6](v, w.reason if w.reason is not None else w.cut)
-        s[7](v, tuple(w.history))
-        return v
+        commission = self._zero if comm == 0 else Money(comm, self.account.currency)
+        reason = w.reason if w.reason is not None else w.cut
+        return _new_view(
+            w.order,
+            w.status,
+            inst.quantity(w.lots),
+            inst.quantity(w.filled),
+            avg,
+            commission,
+            reason,
+            tuple(w.history),
+        )
 
     def orders(self) -> list[OrderView]:
         """Return every order placed, in submission order."""
