@@ -93,7 +93,9 @@ def test_fewer_collections_leaves_program_frozen_objects_frozen(thresholds: tupl
         frozen = gc.get_freeze_count()
         with fewer_collections():
             kept = [[k] for k in range(1_000)]
-        assert gc.get_freeze_count() == frozen  # ``unfreeze`` would have released them
+        # ``unfreeze`` would have released them all (count 0). Not ``== frozen``: a frozen
+        # object that dies meanwhile leaves the permanent generation (a flaky equality).
+        assert gc.get_freeze_count() > frozen // 2
         assert len(kept) == 1_000
     finally:
         gc.unfreeze()
