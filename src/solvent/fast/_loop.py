@@ -1,6 +1,6 @@
 """The compiled loop: every account, every bar, the broker then the strategy's rule.
 
-One ``njit`` kernel (``run_nb``, compiled once per entry point and fill timing:
+One ``njit`` kernel (``run_nb``, compiled per entry point, fill timing and variant:
 ``KERNELS``, ``kernel_for``) walks the accounts (columns, or groups of columns that
 share cash) and, for each, the bars in order. Per bar it does what ``solvent.backtest``
 does with the twin strategies of ``solvent.fast.twin``:
@@ -27,6 +27,7 @@ hundreds of them in the loop (docs/fast.md, *Speed and compilation*).
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -39,7 +40,15 @@ from solvent.accounting.rules import (
     notional_minor,
     per_unit_cash,
 )
-from solvent.fast._broker import affordable_nb, close_order_nb, nlv_nb, on_bar_nb, place_nb
+from solvent.fast._broker import (
+    DEFAULT_SPEC,
+    GENERIC_SPEC,
+    affordable_nb,
+    close_order_nb,
+    make_broker,
+    nlv_nb,
+    spec_for,
+)
 from solvent.fast._jit import kernel
 from solvent.fast._layout import (
     A_CASH,
@@ -113,16 +122,27 @@ B = npt.NDArray[np.bool_]
 _INT64_SAFE = 4.0e18
 
 
-def _make_run_nb(targets_mode: bool, same_bar_pass: bool) -> Callable[..., None]:
-    """Return the kernel for one entry point and fill timing (see ``KERNELS``).
+#: The broker steps compiled per spec (each compiled on first use, by the kernel using it).
+BROKERS = {spec: make_broker(spec) for spec in (DEFAULT_SPEC, GENERIC_SPEC)}
+# The default run's broker steps; each kernel's globals name its own (``_make_run_nb``).
+place_nb, on_bar_nb = BROKERS[DEFAULT_SPEC]
+
+
+def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Callable[..., None]:
+    """Return the kernel for one entry point, fill timing and variant (see ``KERNELS``).
 
     ``targets_mode`` and ``same_bar_pass`` are constants of the compiled code (numba
     reads a closure's variables as constants and drops the branches they rule out
     before typing), so a kernel compiles only the rule and the passes its runs use:
     the default run's compiles about 0.5 s faster than one kernel for all of them
-    (docs/fast.md, *Speed and compilation*). The code is the same source for all four;
-    ``tests/test_fast_kernels.py`` runs each against the event engine.
+    (docs/fast.md, *Speed and compilation*). ``generic`` is a constant too: without it
+    the kernel serves only the default run (``kernel_for``: the default broker settings,
+    no short signals, no dividends), leaves out the code of the rest and calls the
+    broker steps compiled for ``DEFAULT_SPEC``; with it, every setting is read from
+    ``prm`` at run time (``GENERIC_SPEC``). The code is the same source for all
+    kernels; ``tests/test_fast_kernels.py`` runs each against the event engine.
     """
+    broker = BROKERS[GENERIC_SPEC if generic else DEFAULT_SPEC]
 
     def run_nb(
         op: F64,
@@ -177,7 +197,7 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool) -> Callable[..., None]
         n_acct = acct_start.shape[0] - 1
         targets = targets_mode  # constants of the compiled code (``_make_run_nb``)
         has_exits = prm[P_HAS_EXITS] != 0
-        has_short = prm[P_HAS_SHORT] != 0
+        has_short = generic and prm[P_HAS_SHORT] != 0
         cash_account = prm[P_KIND_CASH] != 0
         size_value = prm[P_SIZE_KIND] == SIZE_VALUE
         same_bar = same_bar_pass
@@ -209,7 +229,7 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool) -> Callable[..., None]
             first_call[a] = -1
             ev = 0
             for t in range(n_bars):
-                while ev < dividends.shape[0] and dividends[ev, 0] == t:
+                while generic and ev < dividends.shape[0] and dividends[ev, 0] == t:
                     # Dividends going ex on this bar are paid before it trades (backtest step 1).
                     for k in range(na):
                         q = ys[k, Y_QTY]
@@ -416,17 +436,39 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool) -> Callable[..., None]
             for k in range(na):
                 final_qty[ys[k, Y_SLOT]] = ys[k, Y_QTY]
 
-    return kernel(run_nb)
+    # ``on_bar_nb`` and ``place_nb`` are looked up in the kernel's globals: this
+    # kernel's are the module's with the broker compiled for ``spec`` (a dispatcher in
+    # the closure would not do, numba's cache key pickles the closure).
+    scope = {**run_nb.__globals__, "on_bar_nb": broker.on_bar_nb, "place_nb": broker.place_nb}
+    fn = types.FunctionType(run_nb.__code__, scope, run_nb.__name__, run_nb.__defaults__, run_nb.__closure__)
+    fn.__qualname__ = run_nb.__qualname__
+    fn.__doc__ = run_nb.__doc__
+    return kernel(fn)
 
 
 #: The loop compiled per (entry point is ``from_targets``, ``fill_timing`` is
-#: ``"same_bar_close"``), each on first use and cached on disk like any kernel: a run
-#: compiles only the kernel it needs (docs/fast.md, *Speed and compilation*).
-KERNELS = {(t, s): _make_run_nb(t, s) for t in (False, True) for s in (False, True)}
-#: The kernel of the default run (``from_signals``, next-bar fills).
-run_nb = KERNELS[False, False]
+#: ``"same_bar_close"``, broker spec), each on first use and cached on disk like any
+#: kernel: a run compiles only the kernel it needs. The default spec serves runs with
+#: the default broker settings, the generic one every other run (docs/fast.md, *Speed
+#: and compilation*).
+KERNELS = {
+    (t, s, g): _make_run_nb(t, s, g) for t in (False, True) for s in (False, True) for g in (False, True)
+}
+#: The kernel of the default run (``from_signals``, next-bar fills, default settings).
+run_nb = KERNELS[False, False, False]
 
 
-def kernel_for(prm: I64) -> Callable[..., None]:
-    """Return the kernel for the run described by the parameter row ``prm``."""
-    return KERNELS[bool(prm[P_MODE] == MODE_TARGETS), bool(prm[P_SAME_BAR] != 0)]
+def variant_for(prm: I64, dividends: I64) -> tuple[bool, bool, bool]:
+    """Return the ``KERNELS`` key of the run described by its parameter row and dividends.
+
+    The default variant serves runs with the default broker settings
+    (``_broker.DEFAULT_SPEC``), no short signals and no dividends; any other run gets
+    the generic one.
+    """
+    default = spec_for(prm) is DEFAULT_SPEC and prm[P_HAS_SHORT] == 0 and dividends.shape[0] == 0
+    return bool(prm[P_MODE] == MODE_TARGETS), bool(prm[P_SAME_BAR] != 0), not default
+
+
+def kernel_for(prm: I64, dividends: I64) -> Callable[..., None]:
+    """Return the kernel for the run described by its parameter row and dividends."""
+    return KERNELS[variant_for(prm, dividends)]

@@ -117,7 +117,7 @@ def _run(
         final_qty = np.zeros(m, dtype=np.int64)
         first_call = np.zeros(n_acct, dtype=np.int64)
         cnt[:] = 0
-        kernel_for(prm)(
+        kernel_for(prm, mkt.dividends)(
             mkt.open, mkt.high, mkt.low, mkt.close, mkt.volume, mkt.tick, mkt.lot, mkt.present,
             *sig, weights, rebalance,
             lay.start, lay.slots, cols.data_col, mkt.inst, mkt.dividends, size_lots, cm, prm,
