@@ -286,7 +286,14 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Call
                 for k in range(na):
                     q = ys[k, Y_QTY]
                     if q != 0:
-                        mv = notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], ys[k, Y_KDEN])
+                        kden = ys[k, Y_KDEN]
+                        if kden == 1:
+                            # Cent ticks and whole shares: the same rule with a constant
+                            # divisor, which compiles to no division. An integer division is
+                            # most of what a quiet bar of a held symbol costs.
+                            mv = notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], 1)
+                        else:
+                            mv = notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], kden)
                         nlv += mv
                         gross += abs(mv)
                         shorts = shorts or q < 0

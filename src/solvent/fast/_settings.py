@@ -28,13 +28,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from solvent.accounting import rules
-from solvent.engine.backtest import _instruments
 from solvent.errors import InvalidInputError
 from solvent.execution.matching import FillTiming
 from solvent.execution.policies import FixedFeePer, ShortCash, Unfunded, ZeroVolume
 from solvent.fast import _layout as ly
 from solvent.fast._costs import NotLoweredError
-from solvent.model.instrument import Instrument
+from solvent.model.instrument import Instrument, default_instruments
 from solvent.model.money import Number, to_decimal
 from solvent.profiles import PROFILE, Profile, choose, permissive, resolve_profile
 from solvent.risk.pdt import resolve_pdt
@@ -136,7 +135,7 @@ def _default_instrument(
     symbol: str, derived_prices: str, initial_margin: Decimal, lot_size: Decimal
 ) -> Instrument:
     """Return the instrument ``solvent.backtest`` trades ``symbol`` as (immutable, so shared)."""
-    return _instruments([symbol], derived_prices, initial_margin, lot_size)[0]
+    return default_instruments([symbol], derived_prices, initial_margin, lot_size)[0]
 
 
 def resolve(
@@ -180,7 +179,7 @@ def resolve(
     derived = chosen["derived_prices"]
     im = to_decimal(chosen["initial_margin"], "initial_margin", positive=True)
     lot = to_decimal(lot_size, "lot_size", positive=True)
-    _instruments([], derived, im, lot)  # the engine's checks of the three
+    default_instruments([], derived, im, lot)  # the engine's checks of the three
     if im * rules.RATE_SCALE != (im * rules.RATE_SCALE).to_integral_value():
         raise InvalidInputError(
             "initial_margin", chosen["initial_margin"], "rates are kept to 6 decimal places"

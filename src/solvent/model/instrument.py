@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -179,3 +180,89 @@ class Instrument:
 def equity(symbol: str, **overrides: object) -> Instrument:
     """Return a US-equity ``Instrument`` with Reg T defaults, optionally overridden."""
     return Instrument(symbol, **overrides)  # type: ignore[arg-type]
+
+
+#: The exact grid of ``derived_prices="exact"`` (slippage and percentage levels of cent
+#: prices in whole basis points are exact on it).
+EXACT_TICK = Decimal("0.000001")
+
+# Checked default instruments by grid, keyed on the decimals' text so that "0.5" and
+# "0.50" (equal, but printed differently) each keep their own.
+_TEMPLATES: dict[tuple[str, str, str], Instrument] = {}
+
+
+def _renamed(template: Instrument, symbol: str) -> Instrument:
+    """Return ``template`` under another symbol, without re-running its checks.
+
+    Nothing ``__post_init__`` derives depends on the symbol (it only names fields in
+    errors), so a copy of a checked instrument is the instrument ``Instrument(symbol,
+    ...)`` would build, at a fraction of the cost (no ``Fraction`` or ``Decimal`` work).
+    """
+    inst = object.__new__(Instrument)
+    set_ = object.__setattr__
+    for name in Instrument.__slots__:
+        set_(inst, name, getattr(template, name))
+    set_(inst, "symbol", symbol)
+    return inst
+
+
+def default_instruments(
+    symbols: Iterable[str], derived_prices: object, initial_margin: Number, lot_size: Number
+) -> list[Instrument]:
+    """Return each symbol's default instrument under a run's settings.
+
+    The one definition of the instrument ``solvent.backtest`` and ``solvent.fast``
+    trade a symbol as when the user gives none: a US equity (``Instrument``'s
+    defaults) on the tick of ``derived_prices`` (0.01, or ``EXACT_TICK`` for
+    ``"exact"``), with the run's lot size and initial margin, long and short;
+    maintenance stays at Reg T's 25% / 30% unless the initial rate is lower.
+
+    Parameters
+    ----------
+    symbols
+        The symbols (an empty iterable only checks the settings).
+    derived_prices
+        ``"tick"`` or ``"exact"``.
+    initial_margin
+        The initial margin rate, in ``(0, 1]``.
+    lot_size
+        The quantity grid, positive.
+
+    Raises
+    ------
+    InvalidInputError
+        A setting outside its values (named), or a symbol that is not a non-empty string.
+    PrecisionError
+        A margin rate finer than 1 ppm (named after the first symbol).
+    """
+    if derived_prices not in ("tick", "exact"):
+        raise InvalidInputError("derived_prices", derived_prices, "must be 'tick' or 'exact'")
+    im = to_decimal(initial_margin, "initial_margin", positive=True)
+    if im > 1:
+        raise InvalidInputError("initial_margin", initial_margin, "is a rate: at most 1")
+    lot = to_decimal(lot_size, "lot_size", positive=True)
+    tick = EXACT_TICK if derived_prices == "exact" else Decimal("0.01")
+    key = (str(tick), str(im), str(lot))
+    out: list[Instrument] = []
+    for s in symbols:
+        template = _TEMPLATES.get(key)
+        if template is None:
+            # Built (and checked) under the first symbol asked for, so an error names it.
+            template = Instrument(
+                s,
+                tick_size=tick,
+                lot_size=lot,
+                initial_margin_long=im,
+                initial_margin_short=im,
+                maintenance_margin_long=min(im, Decimal("0.25")),
+                maintenance_margin_short=min(im, Decimal("0.30")),
+            )
+            if len(_TEMPLATES) >= 256:  # a sweep over many grids: stay bounded
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = template
+            out.append(template)
+            continue
+        if not isinstance(s, str) or not s:
+            raise InvalidInputError("symbol", s, "must be a non-empty string")
+        out.append(_renamed(template, s))
+    return out
