@@ -40,7 +40,7 @@ from solvent.errors import InvalidInputError
 from solvent.execution.broker import SimulatedBroker
 from solvent.execution.costs import CommissionModel, SlippageModel
 from solvent.execution.matching import FillTiming
-from solvent.model.instrument import Instrument
+from solvent.model.instrument import Instrument, default_instruments
 from solvent.model.money import Money, Number, to_decimal
 from solvent.profiles import PROFILE, Profile, choose, permissive, resolve_profile
 from solvent.results.metrics import compute_metrics
@@ -67,12 +67,26 @@ def _snap_ticks(
     where the exact decimal rule of ``Instrument.snap_price`` is applied cell by cell.
     """
     tick = np.array([float(i.tick_size) for i in insts])
-    q = np.where(present, prices, 0.0) / tick
-    out: IntArray = np.rint(q).astype(np.int64)
-    near_tie = present & (np.abs(np.abs(q - np.floor(q)) - 0.5) < 1e-6)
+    # In place where possible: each run-sized temporary costs fresh pages of memory.
+    full = bool(present.all())
+    q = prices / tick if full else np.where(present, prices, 0.0)
+    if not full:
+        q /= tick
+    whole = np.rint(q)
+    out: IntArray = whole.astype(np.int64)
+    # Within 1e-6 of a half tick: ``|q - rint(q)|`` (at most 0.5) above 0.5 - 1e-6.
+    np.subtract(q, whole, out=q)
+    del whole
+    np.abs(q, out=q)
+    near_tie = q > 0.5 - 1e-6
+    if not full:
+        near_tie &= present
+    del q
     for r, c in zip(*np.nonzero(near_tie), strict=True):
         out[r, c] = insts[c].snap_price(float(prices[r, c]), f"bar.{name}")
-    bad = present & (out <= 0)
+    bad = out <= 0
+    if not full:
+        bad &= present
     if bad.any():
         r, c = (int(x[0]) for x in np.nonzero(bad))
         raise DataError(
@@ -84,7 +98,9 @@ def _snap_ticks(
 def _volume_lots(volume: FloatArray, insts: list[Instrument]) -> IntArray:
     lot = np.array([float(i.lot_size) for i in insts])
     # A hair of tolerance so 300.0 / 0.1 (2999.9999...) counts as 3000 lots.
-    out: IntArray = np.floor(volume / lot + 1e-9).astype(np.int64)
+    q = volume / lot
+    q += 1e-9
+    out: IntArray = np.floor(q, out=q).astype(np.int64)
     return out
 
 
@@ -95,11 +111,6 @@ def _last_close(close: FloatArray, present: npt.NDArray[np.bool_]) -> FloatArray
     np.maximum.accumulate(idx, axis=0, out=idx)
     filled = close[np.maximum(idx, 0), np.arange(close.shape[1])]
     return np.where(idx >= 0, filled, np.nan)
-
-
-#: The exact grid of ``derived_prices="exact"`` (slippage and percentage levels of cent
-#: prices in whole basis points are exact on it).
-EXACT_TICK = Decimal("0.000001")
 
 
 def backtest(
@@ -300,26 +311,7 @@ def _instruments(
     symbols: Iterable[str], derived_prices: object, initial_margin: Number, lot_size: Number
 ) -> list[Instrument]:
     """Return each symbol's ``Instrument``: US-equity defaults but for the run's settings."""
-    if derived_prices not in ("tick", "exact"):
-        raise InvalidInputError("derived_prices", derived_prices, "must be 'tick' or 'exact'")
-    im = to_decimal(initial_margin, "initial_margin", positive=True)
-    if im > 1:
-        raise InvalidInputError("initial_margin", initial_margin, "is a rate: at most 1")
-    lot = to_decimal(lot_size, "lot_size", positive=True)
-    tick = EXACT_TICK if derived_prices == "exact" else Decimal("0.01")
-    # Maintenance stays at Reg T's 25% / 30% unless the initial rate is lower.
-    return [
-        Instrument(
-            s,
-            tick_size=tick,
-            lot_size=lot,
-            initial_margin_long=im,
-            initial_margin_short=im,
-            maintenance_margin_long=min(im, Decimal("0.25")),
-            maintenance_margin_short=min(im, Decimal("0.30")),
-        )
-        for s in symbols
-    ]
+    return default_instruments(symbols, derived_prices, initial_margin, lot_size)
 
 
 def _result(
@@ -350,10 +342,17 @@ def _build_result(
     traded, lots_hist = runner.traded, runner.lots_hist
     scale = 10.0**acct.currency.digits
     index = pd.DatetimeIndex(panel.timestamps, name="timestamp")
-    eq = pd.Series(equity / scale, index=index, name="equity")
+    # ``copy=False``: the quotient is a new array already (pandas would copy it again).
+    eq = pd.Series(equity / scale, index=index, name="equity", copy=False)
     unit = np.array([float(i.lot_size * i.multiplier) for i in insts])
-    marks = _last_close(panel.close, panel.present)
-    gross = np.nansum(np.abs(lots_hist * unit * marks), axis=1)
+    present = panel.present
+    marks = panel.close if present.all() else _last_close(panel.close, present)
+    # ``nansum(abs(lots × unit × marks))`` in one buffer (NaN marks come before a
+    # symbol's first bar, where it holds nothing): a frame-sized array, not four.
+    value = lots_hist * unit
+    value *= marks
+    np.abs(value, out=value)
+    gross = np.nan_to_num(value, copy=False).sum(axis=1)
     snap = acct.snapshot()
     metrics = compute_metrics(
         eq,
@@ -400,18 +399,14 @@ def _build_result(
     # The settings that turn a protection off (look-ahead, unchecked shorts, ...).
     settings["permissive"] = permissive(settings)
     margin_minor = {"buying_power": bp, "initial_margin": im, "maintenance_margin": mm}
-    margin = pd.DataFrame({k: v / scale for k, v in margin_minor.items()}, index=index)
     final = Money(int(equity[-1]), acct.currency)
+    # ``cash``, ``margin`` and ``positions`` frames are built on first read (``Result``).
     return Result(
         equity=eq,
         equity_minor=equity,
-        cash=pd.Series(cash_arr / scale, index=index, name="cash"),
         cash_minor=cash_arr,
-        margin=margin,
         margin_minor=margin_minor,
-        positions=pd.DataFrame(
-            lots_hist * np.array([float(i.lot_size) for i in insts]), index=index, columns=list(panel.symbols)
-        ),
+        position_lots=(lots_hist, np.array([float(i.lot_size) for i in insts]), tuple(panel.symbols)),
         orders=orders_frame_of(broker.order_states()),
         fills=fills_frame(broker.fills),
         trades=trades_frame(acct.trades),

@@ -29,6 +29,7 @@ from solvent.accounting.account import Account, AccountKind
 from solvent.model.instrument import AssetClass, Instrument
 
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 #: Rows per block of the vectorized pass (bounds the temporary ``rows × symbols`` arrays).
 BLOCK_ROWS = 1 << 16
@@ -136,6 +137,33 @@ class FigureModel:
             for a, v in zip(out, (nlv, bp, im, mm), strict=True):
                 a[s] = v
         return out[0], out[1], out[2], out[3]
+
+    def fill(
+        self,
+        rows: BoolArray,
+        keep_bp: BoolArray,
+        cash: IntArray,
+        lots: IntArray,
+        marks: IntArray,
+        out: tuple[IntArray, IntArray, IntArray, IntArray],
+    ) -> None:
+        """Write ``rows``'s figures into ``out`` (``nlv, buying_power, im, mm``, each (T,)) in place.
+
+        ``cash`` (T,), ``lots`` and ``marks`` (T, N) are the whole run's; the rows where
+        ``rows`` is set get ``self.rows`` of their cash, lots and marks, but for buying
+        power where ``keep_bp`` is set. Block by block over slices: no copy of the rows
+        picked out, and no run-sized temporary (the other rows of a block are computed
+        and dropped; their values may be anything).
+        """
+        t = cash.shape[0]
+        for start in range(0, t, BLOCK_ROWS):
+            s = slice(start, start + BLOCK_ROWS)
+            pick = rows[s]
+            if not pick.any():
+                continue
+            figures = self.rows(cash[s], lots[s], marks[s])
+            for k, (dst, src) in enumerate(zip(out, figures, strict=True)):
+                np.copyto(dst[s], src, where=pick & ~keep_bp[s] if k == 1 else pick)
 
     def fits_int64(self, lots: Mapping[int, int], max_ticks: Sequence[int]) -> bool:
         """Return whether ``lots`` at the panel's highest prices keep the pass in int64."""

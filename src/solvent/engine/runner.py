@@ -40,6 +40,7 @@ written when it reads them (``LastCloses``).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -199,28 +200,31 @@ class Runner:
         t = self.t
         self.o, self.h, self.lo, self.c, self.v = ticks
         self.present = panel.present
-        self.lastc = last_close_ticks(self.c, self.present)
-        # The higher of each bar's open and close as the ledger would see them (the open
-        # of a symbol without a bar is its last close): bounds capital used over a stretch.
-        prev = np.vstack([np.zeros((1, self.n), dtype=np.int64), self.lastc[:-1]])
-        self.high_mark = np.maximum(np.where(self.present, self.o, prev), self.lastc)
+        # Every run-sized array costs fresh pages of memory on a first run (dear: more
+        # than the arithmetic), so the common panel, where every symbol has every bar,
+        # shares its arrays: its last closes are its closes, its opens its own.
+        full = bool(self.present.all())
+        self.lastc = self.c if full else last_close_ticks(self.c, self.present)
+        # The mark a bar's open gives each symbol (its last close when it has no bar).
+        if full:
+            open_eff = self.o
+        else:
+            prev = np.vstack([np.zeros((1, self.n), dtype=np.int64), self.lastc[:-1]])
+            open_eff = np.where(self.present, self.o, prev)
         self.max_ticks = [int(x) for x in self.c.max(axis=0, initial=0)]
         self.times = panel.timestamps
         day = self.times.astype("datetime64[ns]").view(np.int64) // NS_PER_DAY
-        new_day = np.zeros(t, dtype=bool)
-        new_day[1:] = day[1:] != day[:-1]
-        # Sessions are calendar dates of the (exchange-time) timestamps.
-        self.session_open = new_day.copy()
-        self.session_open[0] = True
-        self.session_close = np.append(new_day[1:], True)
-        self.last_new_day = np.maximum.accumulate(np.where(new_day, np.arange(t), -1))
-        # The last bar of each bar's session.
-        starts = np.flatnonzero(self.session_open)
-        ends = np.append(starts[1:] - 1, t - 1)
-        self.session_end = np.repeat(ends, np.diff(np.append(starts, t)))
-        # Read once per busy bar: plain lists index faster than arrays.
-        self.opens_session: list[bool] = self.session_open.tolist()
-        self.closes_session: list[bool] = self.session_close.tolist()
+        # Sessions are calendar dates of the (exchange-time) timestamps: the rows where
+        # one starts and ends, a few thousand (lookups by set and bisection, no arrays of
+        # the run's length).
+        new_days = (np.flatnonzero(day[1:] != day[:-1]) + 1).tolist()
+        del day
+        self.new_days: list[int] = new_days
+        self.session_starts: list[int] = [0, *new_days]
+        self.session_ends: list[int] = [d - 1 for d in new_days] + [t - 1]
+        # Read once per busy bar.
+        self.opens_session = frozenset(self.session_starts)
+        self.closes_session = frozenset(self.session_ends)
         self.dividends = events(panel.dividend, 0.0, panel.symbols)
         self.splits = events(panel.split, 1.0, panel.symbols)
         self.multiplier = [float(i.multiplier) for i in instruments]
@@ -236,8 +240,10 @@ class Runner:
             and not self.same_bar
             and not broker.check_extremes
         )
-        #: The mark a bar's open gives each symbol (its last close when it has no bar).
-        self.open_eff = np.where(self.present, self.o, prev) if self.sym_lazy else self.o
+        # Read where positions go unmarked (``sym_lazy``), and for the bound on capital
+        # used over a quiet stretch (``_catch_up``: the higher of each bar's open and close
+        # as the ledger would see them, from the two maxima, with no array of its own).
+        self.open_eff = open_eff
         k_num = self.model.k_num if self.model is not None else np.zeros(self.n, dtype=np.int64)
         self.k_num_list = [int(k) for k in k_num]
         self.stale: dict[int, int] = {}  # held column -> the bar whose close it is marked at
@@ -281,6 +287,15 @@ class Runner:
         self.lazy_bar = False  # the last busy bar left positions unmarked
         before = pd.Timestamp(self.times[0]) - pd.Timedelta(1, "ns")
         self.ctx = Context(panel, broker, before, self.sync, self.sync_orders)
+
+    def last_new_day(self, k: int) -> int:
+        """Return the last bar at or before ``k`` that opens a new session (-1: none after the first)."""
+        n = bisect_right(self.new_days, k)
+        return self.new_days[n - 1] if n else -1
+
+    def session_end(self, k: int) -> int:
+        """Return the last bar of bar ``k``'s session."""
+        return self.session_ends[bisect_right(self.session_starts, k) - 1]
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -439,7 +454,7 @@ class Runner:
         acct.mark_ticks({syms[j]: o_row.item(j) for j in cols}, ts)
         bars = {syms[j]: self._bar(i, j, ts) for j in bar_cols}
         fills = broker._match(
-            ts, bars, session_open=self.opens_session[i], session_close=self.closes_session[i]
+            ts, bars, session_open=i in self.opens_session, session_close=i in self.closes_session
         )
         if fills:
             self._booked(i, fills)
@@ -509,7 +524,7 @@ class Runner:
         if not cols:
             return
         acct, lastc, syms = self.acct, self.lastc, self.symbols
-        b = int(self.last_new_day[upto])
+        b = self.last_new_day(upto)
         for j in cols:
             k = self.stale.pop(j)
             self.stale_mv -= int(self.stale_lk[j]) * int(lastc[k, j])
@@ -582,7 +597,7 @@ class Runner:
         present = self.present[i]
         cols = {self.col[s] for s in wanted}.union(self.held)
         bars = {self.symbols[j]: self._bar(i, j, ts) for j in sorted(cols) if present[j]}
-        fills = broker.fill_at_close(ts, bars, session_close=bool(self.session_close[i]))
+        fills = broker.fill_at_close(ts, bars, session_close=i in self.closes_session)
         if fills:
             self._booked(i, fills)
             for f in fills:
@@ -656,7 +671,7 @@ class Runner:
         )
         if stable:
             return self.t - 1
-        return int(self.session_end[max(self.at, 0)])
+        return self.session_end(max(self.at, 0))
 
     def _end_stretch(self, end: int) -> None:
         """Close the run of quiet bars before ``end``: their cash, to fill the rest in later."""
@@ -669,56 +684,39 @@ class Runner:
 
     def _fill_quiet_rows(self) -> None:
         """Compute the quiet bars' figures from their cash, positions and closes."""
-        if self._stretches:
-            # Each stretch's constant cash (and buying power) over its rows: the stretches
-            # are disjoint, so the running sum of +value at the start and -value at the end
-            # is the value inside and 0 outside.
-            starts = [x[0] for x in self._stretches]
-            ends = [x[1] for x in self._stretches]
-            cash = [x[2] for x in self._stretches]
-            const_bp = [x[3] for x in self._stretches]
-            t = self.t
-            # Starts are distinct, and so are ends: plain fancy-index updates suffice.
-            inside = np.zeros(t + 1, dtype=np.int64)
-            inside[starts] += 1
-            inside[ends] -= 1
-            quiet = np.cumsum(inside[:t]) > 0
-            self.lazy_rows |= quiet
-            delta = np.zeros(t + 1, dtype=np.int64)
-            delta[starts] += cash
-            delta[ends] -= cash
-            self.cash[quiet] = np.cumsum(delta[:t])[quiet]
-            fixed = [k for k, b in enumerate(const_bp) if b is not None]
-            if fixed:
-                f_starts = [starts[k] for k in fixed]
-                f_ends = [ends[k] for k in fixed]
-                f_bp = [const_bp[k] or 0 for k in fixed]
-                inside[:] = 0
-                inside[f_starts] += 1
-                inside[f_ends] -= 1
-                const = np.cumsum(inside[:t]) > 0
-                self.const_bp_rows |= const
-                delta[:] = 0
-                delta[f_starts] += f_bp
-                delta[f_ends] -= f_bp
-                self.bp[const] = np.cumsum(delta[:t])[const]
-        rows = np.flatnonzero(self.lazy_rows)
-        if rows.size == 0:
+        # Each stretch's constant cash (and buying power) over its rows, slice by slice:
+        # a few thousand slice writes cost less than run-sized running sums (and fresh
+        # pages of memory, which are dear).
+        for start, end, cash, bp in self._stretches:
+            self.lazy_rows[start:end] = True
+            self.cash[start:end] = cash
+            if bp is not None:
+                self.const_bp_rows[start:end] = True
+                self.bp[start:end] = bp
+        if not self._stretches and not self.lazy_rows.any():
             return
         assert self.model is not None  # noqa: S101 - only the model makes rows quiet
-        lots = self.lots_hist[rows]
-        nlv, bp, im, mm = self.model.rows(self.cash[rows], lots, self.lastc[rows])
-        self.equity[rows], self.im[rows], self.mm[rows] = nlv, im, mm
-        formula = ~self.const_bp_rows[rows]  # the others keep their stretch's buying power
-        self.bp[rows[formula]] = bp[formula]
+        # The others keep their stretch's buying power (``const_bp_rows``).
+        self.model.fill(
+            self.lazy_rows,
+            self.const_bp_rows,
+            self.cash,
+            self.lots_hist,
+            self.lastc,
+            (self.equity, self.bp, self.im, self.mm),
+        )
 
     def positions(self) -> IntArray:
         """Return the lots held per symbol after each bar (T, N)."""
+        # Each change holds from its bar to the next change's (the last of a bar wins),
+        # written slice by slice: no run-sized index arrays, and the flat rows stay the
+        # zero pages they were allocated as.
         out = np.zeros((self.t, self.n), dtype=np.int64)
-        if self._lot_rows:
-            values = np.vstack([np.zeros((1, self.n), dtype=np.int64), *self._lot_values])
-            where = np.searchsorted(np.array(self._lot_rows), np.arange(self.t), side="right")
-            out = values[where]
+        rows = self._lot_rows
+        ends = [*rows[1:], self.t] if rows else []
+        for start, end, lots in zip(rows, ends, self._lot_values, strict=True):
+            if end > start and lots.any():
+                out[start:end] = lots
         return out
 
     # -- bringing the ledger forward -------------------------------------------------------
@@ -787,15 +785,18 @@ class Runner:
         # Capital used peaks at most at every symbol's highest mark: look closer only when
         # that bound beats the high-water mark.
         if len(cols) == 1:  # one position: a plain slice, no fancy indexing
-            top = [int(self.high_mark[rows, cols[0]].max())]
+            c0 = cols[0]
+            top = [max(int(self.open_eff[rows, c0].max()), int(self.lastc[rows, c0].max()))]
         else:
-            top = self.high_mark[rows, cols].max(axis=0).tolist()
+            top = np.maximum(
+                self.open_eff[rows, cols].max(axis=0), self.lastc[rows, cols].max(axis=0)
+            ).tolist()
         bound = sum(q * kn * px for q, kn, px in zip(lots, k_num, top, strict=True))
         if bound > self.cap_max:
             self.cap_max = acct._max_capital  # ``figures_minor().max_capital_used``
         if bound > self.cap_max and len(cols) == 1 and lots[0] > 0 and self.sym_lazy:
             # One long position: capital used peaks exactly at its highest mark, ``top``
-            # (``high_mark`` is the larger of each bar's effective open and close). Its
+            # (the larger of each bar's effective open and close). Its
             # first occurrence, opens before closes within a bar, is the peak.
             j, px = cols[0], top[0]
             hit_o = self.open_eff[rows, j] == px
@@ -828,7 +829,7 @@ class Runner:
             acct._unmarked = self._stale_value(self.lastc[k])
             acct.advance(self._stamp_of(k))
             return
-        b = int(self.last_new_day[k])
+        b = self.last_new_day(k)
         roll_at = 2 * (b - a - 1)  # the position of bar b's open
         if b > a + 1:
             marks[roll_at - 1] = None  # the close of bar b - 1

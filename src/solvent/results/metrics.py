@@ -213,7 +213,8 @@ def simple_returns(equity: pd.Series) -> pd.Series:
     prev, cur = e[:-1], e[1:]
     out = np.full(cur.shape, _NAN)
     np.divide(cur, prev, out=out, where=prev > 0)
-    return pd.Series(out - 1.0, index=_index_of(equity)[1:], dtype=np.float64)
+    out -= 1.0
+    return pd.Series(out, index=_index_of(equity)[1:], dtype=np.float64, copy=False)
 
 
 def total_return(equity: pd.Series) -> float:
@@ -269,7 +270,9 @@ def cagr(equity: pd.Series, periods_per_year: float | None = None) -> float:
 
 def _finite(returns: pd.Series | npt.ArrayLike) -> FloatArray:
     r = _to_float_array(returns)
-    return r[~np.isnan(r)]
+    nan = np.isnan(r)
+    # Without NaN the array itself (read only here): no copy of a run-sized array.
+    return r[~nan] if nan.any() else r
 
 
 def volatility(returns: pd.Series | npt.ArrayLike, periods_per_year: float) -> float:
@@ -320,7 +323,7 @@ def sharpe(returns: pd.Series | npt.ArrayLike, periods_per_year: float, risk_fre
     if r.size < 2:
         return _NAN
     rf = (1.0 + risk_free) ** (1.0 / periods_per_year) - 1.0 if risk_free else 0.0
-    x = r - rf
+    x = r - rf if rf else r  # r - 0.0 is r
     sd = float(np.std(x, ddof=1))
     if not sd > 0:
         return _NAN
@@ -351,7 +354,8 @@ def sortino(returns: pd.Series | npt.ArrayLike, periods_per_year: float) -> floa
     r = _finite(returns)
     if r.size == 0:
         return _NAN
-    dd = math.sqrt(float(np.mean(np.square(np.minimum(r, 0.0)))))
+    down = np.minimum(r, 0.0)
+    dd = math.sqrt(float(np.mean(np.square(down, out=down))))
     if not dd > 0:
         return _NAN
     return float(np.mean(r) / dd * math.sqrt(periods_per_year))
@@ -411,10 +415,11 @@ def max_drawdown(equity: pd.Series) -> DrawdownStats:
         return DrawdownStats(_NAN, None, None, zero_span, 0)
     peak_val = np.maximum.accumulate(e)
     dd = np.zeros(n)
-    np.divide(e, peak_val, out=dd, where=peak_val > 0)
-    dd = np.where(peak_val > 0, 1.0 - dd, 0.0)
+    positive = peak_val > 0
+    np.divide(e, peak_val, out=dd, where=positive)
+    np.subtract(1.0, dd, out=dd, where=positive)  # 0 where the peak is not positive
     at_high = e >= peak_val
-    pos = np.arange(n)
+    del peak_val, positive
 
     depth = float(dd.max())
     peak_label: Hashable | None = None
@@ -424,7 +429,7 @@ def max_drawdown(equity: pd.Series) -> DrawdownStats:
         peak = int(np.flatnonzero(at_high[: trough + 1])[-1])
         peak_label, trough_label = index[peak], index[trough]
 
-    highs = pos[at_high]  # bar 0 is always at its own high
+    highs = np.flatnonzero(at_high)  # bar 0 is always at its own high
     ends = np.append(highs[1:], n - 1)
     # underwater bars lie between two highs when they are more than one bar apart;
     # after the last high, every remaining bar is underwater.
@@ -485,7 +490,11 @@ def exposure(gross_exposure: pd.Series | npt.ArrayLike, equity: pd.Series | npt.
         return ExposureStats(_NAN, _NAN)
     in_market = float(np.count_nonzero(g) / g.size)
     ok = e > 0
-    lev = float(np.mean(g[ok] / e[ok])) if ok.any() else _NAN
+    if ok.all():  # every bar: no copies of the bars picked out
+        np.divide(g, e, out=g)
+        lev = float(np.mean(g))
+    else:
+        lev = float(np.mean(g[ok] / e[ok])) if ok.any() else _NAN
     return ExposureStats(in_market, lev)
 
 

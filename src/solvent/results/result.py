@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,7 @@ from solvent.results.report import write_report
 from solvent.risk.monitor import MarginEvent
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 _ZERO = Decimal(0)
 # Plain strings of the enums in the frames (``.value`` is a slow property, per row).
 _TEXT: dict[StrEnum, str] = {
@@ -195,6 +196,9 @@ class Result:
     positions
         Signed quantity held per symbol (columns) after each bar (index), as floats for
         analysis and plots; the ledger's exact lots are in ``account``.
+
+        ``cash``, ``margin`` and ``positions`` are built from the exact arrays on first
+        read and kept: a run of a million bars need not allocate frames nobody reads.
     orders, fills, trades, rejections
         One row per record; quantities, prices and money as exact ``Decimal``.
     events
@@ -217,11 +221,10 @@ class Result:
 
     equity: pd.Series
     equity_minor: IntArray
-    cash: pd.Series
     cash_minor: IntArray
-    margin: pd.DataFrame
     margin_minor: Mapping[str, IntArray]
-    positions: pd.DataFrame
+    #: Lots held per symbol after each bar (T, N), each symbol's lot size, the symbols.
+    position_lots: tuple[IntArray, FloatArray, tuple[str, ...]] = field(repr=False)
     orders: pd.DataFrame
     fills: pd.DataFrame
     trades: pd.DataFrame
@@ -231,6 +234,46 @@ class Result:
     final_equity: Money
     account: Account = field(repr=False)
     events: pd.DataFrame = field(default_factory=lambda: events_frame(()))
+    #: The frames built so far (``cash``, ``margin``, ``positions``).
+    _built: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def _scale(self) -> float:
+        return 10.0**self.account.currency.digits
+
+    @property
+    def cash(self) -> pd.Series:
+        """Cash per bar as a float ``Series`` (exact minor units in ``cash_minor``)."""
+        out = self._built.get("cash")
+        if out is None:
+            # ``copy=False``: the quotient is a new array already (pandas would copy it).
+            out = pd.Series(self.cash_minor / self._scale(), index=self.equity.index, name="cash", copy=False)
+            self._built["cash"] = out
+        return cast(pd.Series, out)
+
+    @property
+    def margin(self) -> pd.DataFrame:
+        """Per bar: ``buying_power``, ``initial_margin``, ``maintenance_margin`` (floats)."""
+        out = self._built.get("margin")
+        if out is None:
+            names = list(self.margin_minor)
+            # One 2-D block written column by column: the frame takes it without a copy.
+            block = np.empty((len(names), len(self.equity_minor)))
+            scale = self._scale()
+            for k, name in enumerate(names):
+                np.divide(self.margin_minor[name], scale, out=block[k])
+            out = pd.DataFrame(block.T, index=self.equity.index, columns=names, copy=False)
+            self._built["margin"] = out
+        return cast(pd.DataFrame, out)
+
+    @property
+    def positions(self) -> pd.DataFrame:
+        """Signed quantity held per symbol (columns) after each bar (index), as floats."""
+        out = self._built.get("positions")
+        if out is None:
+            lots, lot_size, symbols = self.position_lots
+            out = pd.DataFrame(lots * lot_size, index=self.equity.index, columns=list(symbols), copy=False)
+            self._built["positions"] = out
+        return cast(pd.DataFrame, out)
 
     def summary(self) -> Table:
         """Return the headline figures as a Rich ``Table`` (print it with a Console)."""
