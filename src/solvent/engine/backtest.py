@@ -244,7 +244,7 @@ def backtest(
     t = panel.shape[0]
     if t == 0:
         raise DataError("timestamp", None, "the panel has no bars")
-    insts = _instruments(symbols, chosen["derived_prices"], chosen["initial_margin"], lot_size)
+    insts = default_instruments(symbols, chosen["derived_prices"], chosen["initial_margin"], lot_size)
     custom = _given_instruments(instruments, symbols)
     insts = [custom.get(i.symbol, i) for i in insts]
     acct = Account(
@@ -305,13 +305,6 @@ def _given_instruments(
             raise InvalidInputError("instruments", inst.symbol, "is given twice")
         out[inst.symbol] = inst
     return out
-
-
-def _instruments(
-    symbols: Iterable[str], derived_prices: object, initial_margin: Number, lot_size: Number
-) -> list[Instrument]:
-    """Return each symbol's ``Instrument``: US-equity defaults but for the run's settings."""
-    return default_instruments(symbols, derived_prices, initial_margin, lot_size)
 
 
 def _result(
