@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from solvent.model.bar import Bar
@@ -44,3 +46,10 @@ def bar(
 def flat(ts: pd.Timestamp, price: str | int, volume: int = 1_000_000) -> Bar:
     """Return a bar that trades at one price all along."""
     return bar(ts, price, volume=volume)
+
+
+def minute_sessions(n_bars: int, per_session: int, start: str) -> npt.NDArray[np.datetime64]:
+    """Return ``n_bars`` one-minute stamps: sessions of ``per_session`` bars from 09:30 on business days."""
+    days = pd.bdate_range(start, periods=n_bars // per_session + 1)
+    minutes = pd.timedelta_range("09:30:00", periods=per_session, freq="min")
+    return (days.values[:, None] + minutes.values[None, :]).ravel()[:n_bars]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _bars import minute_sessions
 from solvent.accounting.account import Account
 from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
@@ -49,9 +50,7 @@ class HoldAllPlaceSparse(Strategy):
 def _rally(n_bars: int, n_symbols: int, intraday: bool, seed: int) -> BarData:
     """Return a rising panel with holes: new highs of capital used fall on quiet bars."""
     if intraday:  # sessions of 20 one-minute bars
-        days = pd.bdate_range("2024-01-02", periods=n_bars // 20 + 1)
-        minutes = pd.timedelta_range("09:30:00", periods=20, freq="min")
-        stamps = (days.values[:, None] + minutes.values[None, :]).ravel()[:n_bars]
+        stamps = minute_sessions(n_bars, 20, "2024-01-02")
     else:
         stamps = pd.bdate_range("2021-01-04", periods=n_bars).to_numpy()
     rng = np.random.default_rng(seed)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _bars import minute_sessions
 from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
 from solvent.engine.backtest import Result
@@ -28,9 +29,7 @@ def random_panel(seed: int, n_bars: int, n_symbols: int, *, intraday: bool, drif
     """Return a cent-grid random walk with holes, zero-volume bars, a dividend and a split."""
     rng = np.random.default_rng(seed)
     if intraday:  # sessions of 60 one-minute bars
-        days = pd.bdate_range("2024-01-02", periods=n_bars // 60 + 1)
-        minutes = pd.timedelta_range("09:30:00", periods=60, freq="min")
-        stamps = (days.values[:, None] + minutes.values[None, :]).ravel()[:n_bars]
+        stamps = minute_sessions(n_bars, 60, "2024-01-02")
     else:
         stamps = pd.bdate_range("2020-01-02", periods=n_bars).to_numpy()
     steps = rng.normal(drift, 0.01, (n_bars, n_symbols))

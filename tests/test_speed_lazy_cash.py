@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _bars import minute_sessions
 from solvent.accounting.account import Account
 from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
@@ -117,9 +118,7 @@ class HoldAllTradeOne(Strategy):
 def _rally(n_bars: int, n_symbols: int, intraday: bool) -> BarData:
     """Return a panel rising steadily (new highs of capital used at unmarked bars)."""
     if intraday:
-        days = pd.bdate_range("2024-01-02", periods=n_bars // 30 + 1)
-        minutes = pd.timedelta_range("09:30:00", periods=30, freq="min")
-        stamps = (days.values[:, None] + minutes.values[None, :]).ravel()[:n_bars]
+        stamps = minute_sessions(n_bars, 30, "2024-01-02")
     else:
         stamps = pd.bdate_range("2021-01-04", periods=n_bars).to_numpy()
     rng = np.random.default_rng(7)

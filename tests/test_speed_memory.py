@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _bars import minute_sessions
 from solvent.accounting.account import Account
 from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
@@ -30,9 +31,7 @@ def full_panel(seed: int, n_bars: int, n_symbols: int, *, intraday: bool) -> Bar
     """Return a cent-grid random walk where every symbol has every bar (no holes)."""
     rng = np.random.default_rng(seed)
     if intraday:  # sessions of 45 one-minute bars
-        days = pd.bdate_range("2024-01-02", periods=n_bars // 45 + 1)
-        minutes = pd.timedelta_range("09:30:00", periods=45, freq="min")
-        stamps = (days.values[:, None] + minutes.values[None, :]).ravel()[:n_bars]
+        stamps = minute_sessions(n_bars, 45, "2024-01-02")
     else:
         stamps = pd.bdate_range("2020-01-02", periods=n_bars).to_numpy()
     close = np.round(40.0 * np.exp(np.cumsum(rng.normal(0.001, 0.01, (n_bars, n_symbols)), axis=0)), 2)
