@@ -138,6 +138,7 @@ class Account:
         self.currency = _currency(currency)
         ccy = self.currency
         self._step = ccy.step  # one minor unit as a Decimal, for the records' amounts
+        self._no_amount = 0 * self._step  # ``0 * step`` (the same exponent), built once
         self._start_cash = to_minor(cash, ccy, "cash")
         if self._start_cash < 0:
             raise InvalidInputError("cash", cash, "starting cash cannot be negative")
@@ -379,7 +380,15 @@ class Account:
             side = Side.SELL if closing < 0 else Side.BUY_TO_COVER
             # Every value is exact and typed already: the record skips its boundary checks.
             leg = exact_fill(
-                symbol, inst.quantity(closing), price, ts, c_close * step, s_close * step, order_id, tag, side
+                symbol,
+                inst.quantity(closing),
+                price,
+                ts,
+                c_close * step,
+                s_close * step if s_close else self._no_amount,  # no slippage: most fills
+                order_id,
+                tag,
+                side,
             )
             for portion in pos.close(leg, closing, notional, c_close):
                 realized += portion.realized
@@ -398,7 +407,15 @@ class Account:
             side = Side.BUY if opening > 0 else Side.SELL_SHORT
             s_open = slippage - s_close
             leg = exact_fill(
-                symbol, inst.quantity(opening), price, ts, c_open * step, s_open * step, order_id, tag, side
+                symbol,
+                inst.quantity(opening),
+                price,
+                ts,
+                c_open * step,
+                s_open * step if s_open else self._no_amount,
+                order_id,
+                tag,
+                side,
             )
             pos.open(leg, opening, notional, c_open)
             if futures:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from solvent.accounting.rules import notional_minor, prorate, realized_pnl
 from solvent.model.instrument import Instrument
-from solvent.model.money import Money
+from solvent.model.money import Money, new_money
 from solvent.model.records import Fill, Trade, exact_trade
 
 
@@ -205,9 +205,9 @@ class Position:
                 lot.price,
                 leg.timestamp,
                 leg.price,
-                Money(pnl, ccy),
-                Money(pnl_mtm, ccy),
-                Money(c_entry + c_exit, ccy),
+                new_money(pnl, ccy),
+                new_money(pnl_mtm, ccy),
+                new_money(c_entry + c_exit, ccy),
                 lot.entry.order_id,
                 leg.order_id,
                 lot.entry.tag,

@@ -20,6 +20,7 @@ symbol in that bar; a bar with zero volume fills nothing.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,6 +44,7 @@ from solvent.execution.costs import (
     SlippageModel,
     resolve_commission,
     resolve_slippage,
+    slip_ticks,
     value_fee,
 )
 from solvent.execution.policies import (
@@ -56,7 +58,7 @@ from solvent.execution.policies import (
 from solvent.model.bar import Bar
 from solvent.model.calendar import BusinessCalendar
 from solvent.model.instrument import Instrument
-from solvent.model.money import Money, Number, to_decimal, to_minor
+from solvent.model.money import Money, Number, new_money, to_decimal, to_minor
 from solvent.model.orders import (
     GateWarning,
     Intent,
@@ -101,6 +103,7 @@ _HALTED, _REDUCE_ONLY = TradingState.HALTED, TradingState.REDUCE_ONLY
 
 
 _E = TypeVar("_E", bound=StrEnum)
+_BY_SEQ = operator.attrgetter("seq")
 
 
 def _setting(enum: type[_E], value: object, name: str) -> _E:
@@ -298,6 +301,8 @@ class SimulatedBroker:
         self.partial_fills = bool(partial_fills)
         self.validation = gk.Validation(validation)
         self._orders: dict[str, _Working] = {}
+        self._oco_seen = False  # an order in an OCO group was ever built (``_match``'s order)
+        self._trail_seen = False  # a trailing stop was ever built (``_match`` ratchets them)
         self._open: list[_Working] = []
         self._ids = itertools.count(1)
         self._seq = itertools.count()
@@ -443,7 +448,25 @@ class SimulatedBroker:
         per_lot = price * inst.k_num  # minor units per lot, times k_den
         if per_lot <= 0 or budget <= 0:
             return 0
-        upper = budget * inst.k_den // per_lot + 1  # its notional alone is over the budget
+        k_den = inst.k_den
+        upper = budget * k_den // per_lot + 1  # its notional alone is over the budget
+        model = self.commission_model
+        if k_den == 1 and type(model) in _VALUE_FEE_MODELS:
+            # ``_cost_fn``'s ``value_cost`` (nothing paid before: sizing happens before
+            # the first fill) asked directly: the guess and its two checks are most
+            # calls, and building the function cost as much as them.
+            num, den = model._ratio  # type: ignore[attr-defined]  # both value models have it
+            notional = per_lot * upper
+            c_upper = notional + value_fee(notional, num, den)
+            if c_upper <= budget:
+                return upper
+            hint = gk.value_hint(budget, upper, c_upper)
+            if 0 < hint < upper:
+                notional = per_lot * hint
+                if notional + value_fee(notional, num, den) <= budget:
+                    notional += per_lot
+                    if notional + value_fee(notional, num, den) > budget:
+                        return hint  # ``affordable_lots``'s confirmation of its hint
         cost = self._cost_fn(inst, price, lots0=filled)
         c_upper = cost(upper)
         if c_upper <= budget:  # only when rounding the notional brings it back within
@@ -675,8 +698,11 @@ class SimulatedBroker:
             oco_group,
         )
         w = _Working(order, inst, next(self._seq), lots, limit_t, stop_t, trail_t, trail_ppm)
+        if oco_group is not None:
+            self._oco_seen = True
         w.eligible_after = ts
         if otype is _TRAILING_STOP:
+            self._trail_seen = True
             ref = self._last_close.get(symbol)
             if ref is None:
                 raise InvalidInputError(
@@ -715,35 +741,56 @@ class SimulatedBroker:
         checked = opening and self.placement_check and not (self._credit and opening < 0)
         validation = self.validation
         if checked and validation is not _V_OFF:
-            price = self._estimate_price(w, last)
+            plain = w.limit is None and w.stop is None and type(self.slippage_model) is NoSlippage
+            if last is not None and plain:
+                price: int | None = last  # ``_estimate_price``'s answer, without the call
+            else:
+                price = self._estimate_price(w, last)
             if price is None:
                 self._refuse(
                     w, ts, Verdict(False, ReasonCode.MARKET_CLOSED, "no price seen yet to estimate the cost")
                 )
                 return
             closing = w.lots - opening
+            inst = w.inst
+            cost: Callable[[int], int] | None = None
             if self._credit:  # cash buys: proceeds of pending sales count, covers cost
                 credit = self._pending_cash_credit()
                 if closing:
-                    credit += self._closing_cash(w.inst, closing, price)
+                    credit += self._closing_cash(inst, closing, price)
                 available = credit_available(acct.cash.minor, acct.reserved.minor, credit)
-                cost = self._cost_fn(w.inst, price, lots0=abs(closing))
+                cost = self._cost_fn(inst, price, lots0=abs(closing))
+                need = cost(abs(opening))
             else:
                 # A cash account is always at cash rates: no call to ask.
-                rates = (
-                    _CASH_RATES if acct.kind is _CASH_ACCOUNT else self._opening_rates(order.symbol, opening)
-                )
+                cash_kind = acct.kind is _CASH_ACCOUNT
+                rates = _CASH_RATES if cash_kind else self._opening_rates(order.symbol, opening)
                 credit = self._pending_exit_credit() if self._open else 0
                 if closing:  # a flip: its own closing leg frees buying power before the opening leg
                     # (no commission here: ``cost`` below charges the whole order's commission)
-                    credit += self._closing_credit(w.inst, pos, closing, price, 0)
-                bp = acct._buying_power()
+                    credit += self._closing_credit(inst, pos, closing, price, 0)
+                if cash_kind:  # ``acct._buying_power()`` of a cash account, without two calls
+                    gross = rules.cash_buying_power(acct._cash - acct._unsettled_total, 0)
+                    bp = gross - acct._reservations.total
+                    bp = bp if bp > 0 else 0
+                else:
+                    bp = acct._buying_power()
                 available = bp + credit
-                # The closing part's lots count toward the order's commission (a per-order
-                # minimum is charged once for the whole order).
-                cost = self._cost_fn(w.inst, price, lots0=abs(closing), rates=rates)
-            need = cost(abs(opening))
+                model = self.commission_model
+                if rates is _CASH_RATES and inst.k_den == 1 and type(model) in _VALUE_FEE_MODELS:
+                    # ``_cost_fn``'s ``value_cost`` for this one question, without building
+                    # it (the search below builds it if the order does not fit).
+                    notional = price * inst.k_num * abs(opening)
+                    num, den = model._ratio  # type: ignore[attr-defined]  # both value models have it
+                    need = notional + value_fee(notional, num, den)
+                else:
+                    # The closing part's lots count toward the order's commission (a per-order
+                    # minimum is charged once for the whole order).
+                    cost = self._cost_fn(inst, price, lots0=abs(closing), rates=rates)
+                    need = cost(abs(opening))
             if need > available:
+                if cost is None:
+                    cost = self._cost_fn(inst, price, lots0=abs(closing), rates=_CASH_RATES)
                 if validation is _V_STRICT:
                     self._orders.pop(order.order_id)
                     raise InsufficientFundsError(
@@ -822,13 +869,16 @@ class SimulatedBroker:
     def _pending_exit_credit(self) -> int:
         """Buying power that pending exits will free, less what entries already rely on."""
         acct = self.account
+        positions = acct._positions  # every working order's symbol is registered
         credit = 0
         relied = 0
         for o in self._open:
             if not o.active:
                 continue
             relied += o.credit
-            pos = acct.position_lots(o.order.symbol)
+            pos = positions[o.order.symbol].qty
+            if pos == 0:  # nothing to close (``split_fill``'s first case)
+                continue
             closing, _ = rules.split_fill(pos, o.remaining)
             if closing:
                 price = self._last_close.get(o.order.symbol) or o.limit or o.stop
@@ -1078,7 +1128,8 @@ class SimulatedBroker:
         prices: dict[str, int] = {}
         todo: list[_Working] = []
         immediate: list[_Working] = []  # IOC/FOK orders get exactly one eligible bar
-        for w in sorted(self._open, key=self._priority):
+        # Without OCO groups ``_priority`` is the submission order: one C-level key.
+        for w in sorted(self._open, key=self._priority if self._oco_seen else _BY_SEQ):
             order = w.order
             bar = bars.get(order.symbol)
             after = w.eligible_after
@@ -1115,12 +1166,15 @@ class SimulatedBroker:
             todo.append(w)
         fills: list[Fill] = []
         # Each order's (closing, opening) split against its position, as of the exits pass.
-        position_lots = acct.position_lots
+        positions = acct._positions  # every working order's symbol is registered
         for w in todo:  # exits first
             order = w.order
             if order.tif is TimeInForce.FOK:
                 continue
-            closing, opening = rules.split_fill(position_lots(order.symbol), w.lots - w.filled)
+            pos = positions[order.symbol].qty
+            if pos == 0:  # nothing to close (``split_fill``'s first case)
+                continue
+            closing, opening = rules.split_fill(pos, w.lots - w.filled)
             if closing:
                 sym = order.symbol
                 if opening:
@@ -1138,7 +1192,7 @@ class SimulatedBroker:
             if order.tif is TimeInForce.FOK:
                 fills += self._execute_fok(w, prices[order.order_id], bars[sym], budget, ts)
                 continue
-            closing, opening = rules.split_fill(position_lots(sym), w.lots - w.filled)
+            closing, opening = rules.split_fill(positions[sym].qty, w.lots - w.filled)
             if opening and not closing:
                 if order.intent is Intent.REDUCE or order.intent is Intent.CLOSE:
                     self._finish(
@@ -1156,7 +1210,7 @@ class SimulatedBroker:
             if w.status.is_open:
                 what = "IOC remainder" if w.order.tif is TimeInForce.IOC else "fill-or-kill order"
                 self._finish(w, OrderStatus.CANCELLED, ts, None, f"{what} cancelled after its first bar")
-        if not same_bar:
+        if not same_bar and self._trail_seen:
             for w in list(self._open):  # a trailing stop ratchets with every bar it survives
                 if w.trail is None:  # most orders: no lookup
                     continue
@@ -1202,7 +1256,11 @@ class SimulatedBroker:
         return matching.stop_price(side, w.trail, bar)
 
     def _fill_price(self, w: _Working, ref: int, lots: int, bar: Bar) -> int:
-        price = self.slippage_model.fill_price(w.inst, w.order.side, ref, abs(lots), bar)
+        model = self.slippage_model
+        if type(model) is NoSlippage:  # its ``fill_price`` without its side check (one call)
+            price = slip_ticks(1, ref, 0, 1, bar.low, bar.high)
+        else:
+            price = model.fill_price(w.inst, w.order.side, ref, abs(lots), bar)
         if w.limit is not None:  # slippage never takes a limit order past its limit
             price = min(price, w.limit) if w.order.side > 0 else max(price, w.limit)
         return price
@@ -1437,13 +1495,24 @@ class SimulatedBroker:
             total = value_fee(w.notional + notional, num, den)
         else:
             total = model.order_commission(inst, abs(w.filled) + want, w.notional + notional, w.month_lots)
-        comm = max(total - w.commission, 0)  # as ``_book`` charges it
-        if self._credit or self.account.kind is _CASH_ACCOUNT:
+        comm = total - w.commission
+        comm = comm if comm > 0 else 0  # as ``_book`` charges it
+        acct = self.account
+        if acct.kind is _CASH_ACCOUNT and not self._credit:
+            # ``_free_at_fill`` of a cash account, inlined (one per opening fill): its
+            # buying power before reservations is its settled cash, floored at zero.
+            book = acct._reservations
+            r = book._by_id.get(w.order.order_id) if w.reserved else None
+            own = 0 if r is None else r.remaining
+            free = rules.cash_buying_power(acct._cash - acct._unsettled_total, 0) - book.total
             need = notional + comm  # ``opening_bp_cost`` at 100% / 100%
         else:
-            rate, base = self._opening_rates(w.order.symbol, w.order.side)
-            need = rules.opening_bp_cost(notional, comm, rate, base)
-        own, free = self._free_at_fill(w, 0)
+            if self._credit:
+                need = notional + comm
+            else:
+                rate, base = self._opening_rates(w.order.symbol, w.order.side)
+                need = rules.opening_bp_cost(notional, comm, rate, base)
+            own, free = self._free_at_fill(w, 0)
         return (notional, comm) if gk.fill_covered(need, own, free) else None
 
     def _execute_fok(
@@ -1689,7 +1758,7 @@ class SimulatedBroker:
             avg = Decimal(w.notional) / denom
         comm = w.commission
         # Nothing charged yet (every view at placement): one shared zero (Money is immutable).
-        commission = self._zero if comm == 0 else Money(comm, self.account.currency)
+        commission = self._zero if comm == 0 else new_money(comm, self.account.currency)
         reason = w.reason if w.reason is not None else w.cut
         return _new_view(
             w.order,

@@ -14,11 +14,13 @@ refused everywhere. Pass a ``Decimal``, an ``int`` or a ``str`` to be unambiguou
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
 from solvent.errors import CurrencyMismatchError, InvalidInputError, PrecisionError
+from solvent.model.slots import maker
 
 #: Anything the public API accepts where a decimal number is expected.
 Number = int | float | Decimal | str
@@ -218,3 +220,8 @@ class Money:
 
     def __repr__(self) -> str:
         return f"Money('{self}', {self.currency.code})"
+
+
+#: ``Money(minor, currency)`` for an ``int`` the ledger computed, without the frozen
+#: ``__init__`` (``Money`` checks nothing in it): three per closed trade, one per view.
+new_money: Callable[[int, Currency], Money] = maker(Money)

@@ -48,7 +48,12 @@ class OrderStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         """Return whether the order still works."""
-        return self in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        return self in _OPEN_STATUSES
+
+
+# A set: one hash probe (the members' hashes are their strings', cached) instead of
+# comparing with each in turn (asked for every working order at every bar it trades).
+_OPEN_STATUSES = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 
 
 class Intent(StrEnum):
