@@ -379,10 +379,13 @@ class SimulatedBroker:
 
         The quantity is already on the lot grid (a position's): no decimal to check.
         """
-        w = self._build(
-            symbol, lots, timestamp, _MARKET, None, None, None, None,
-            _GTC, None, tag, intent, None, None, None, None, lots=lots,
-        )  # fmt: skip
+        if type(timestamp) is pd.Timestamp and lots != 0:
+            w = self._build_market(self.account.instrument(symbol), lots, timestamp, tag, intent)
+        else:  # ``_build`` converts the stamp and names a zero quantity
+            w = self._build(
+                symbol, lots, timestamp, _MARKET, None, None, None, None,
+                _GTC, None, tag, intent, None, None, None, None, lots=lots,
+            )  # fmt: skip
         self._place(w)
         return self._view(w)
 
@@ -418,11 +421,14 @@ class SimulatedBroker:
             )
         side = 1 if budget > 0 else -1
         est = max(1, self._lots_for_value(inst, abs(budget), ref, 0))
-        otype = _LIMIT if limit is not None else _MARKET
-        w = self._build(
-            symbol, side * est, timestamp, otype,
-            limit, None, None, None, tif, None, tag, None, order_id, None, None, None, lots=side * est,
-        )  # fmt: skip
+        if limit is None and order_id is None and tif is _GTC and type(timestamp) is pd.Timestamp:
+            w = self._build_market(inst, side * est, timestamp, tag, None)
+        else:
+            otype = _LIMIT if limit is not None else _MARKET
+            w = self._build(
+                symbol, side * est, timestamp, otype,
+                limit, None, None, None, tif, None, tag, None, order_id, None, None, None, lots=side * est,
+            )  # fmt: skip
         w.value = abs(budget)
         self._place(w, None if limit is not None else ref)  # a market order's estimate starts at ref
         return self._view(w)
@@ -460,6 +466,8 @@ class SimulatedBroker:
             c_upper = notional + value_fee(notional, num, den)
             if c_upper <= budget:
                 return upper
+            if upper == 1:  # one lot is over the budget: none fits
+                return 0
             hint = gk.value_hint(budget, upper, c_upper)
             if 0 < hint < upper:
                 notional = per_lot * hint
@@ -711,6 +719,25 @@ class SimulatedBroker:
             w.trail = matching.trail_level(w.order.side, ref, trail_t, trail_ppm)
         return w
 
+    def _build_market(
+        self, inst: Instrument, lots: int, ts: pd.Timestamp, tag: str | None, intent: Intent | None
+    ) -> _Working:
+        """``_build`` of a GTC market order of ``lots`` (non-zero, on the lot grid) at ``ts``.
+
+        What the engines' ``close_position`` and ``order_value`` place: nothing to parse
+        or check but the id, so ``_build``'s conversions and checks are skipped.
+        """
+        oid = f"o{next(self._ids)}"
+        if oid in self._orders:  # a user's own id took it
+            raise InvalidInputError("order_id", oid, "is already used by another order")
+        order = new_order(
+            oid, inst.symbol, inst.quantity(lots), _MARKET, ts, None, None, None, None,
+            _GTC, None, tag, intent, None, None, None,
+        )  # fmt: skip
+        w = _Working(order, inst, next(self._seq), lots, None, None)
+        w.eligible_after = ts
+        return w
+
     def _place(self, w: _Working, last: int | None = None) -> None:
         """Run the placement checks and accept, cut or refuse the order.
 
@@ -789,8 +816,6 @@ class SimulatedBroker:
                     cost = self._cost_fn(inst, price, lots0=abs(closing), rates=rates)
                     need = cost(abs(opening))
             if need > available:
-                if cost is None:
-                    cost = self._cost_fn(inst, price, lots0=abs(closing), rates=_CASH_RATES)
                 if validation is _V_STRICT:
                     self._orders.pop(order.order_id)
                     raise InsufficientFundsError(
@@ -801,11 +826,12 @@ class SimulatedBroker:
                 if validation is _V_WARN:
                     self._warn(w, ts, _NO_BP, f"needs {self._text(need)}")
                 else:
-                    n = (
-                        gk.affordable_lots(abs(opening), available, cost, over=True)
-                        if self.partial_fills
-                        else 0
-                    )
+                    # One lot that does not fit: nothing fits (no search, no cost function).
+                    n = 0
+                    if self.partial_fills and abs(opening) > 1:
+                        if cost is None:
+                            cost = self._cost_fn(inst, price, lots0=abs(closing), rates=_CASH_RATES)
+                        n = gk.affordable_lots(abs(opening), available, cost, over=True)
                     if n == 0:
                         detail = f"needs {self._text(need)}, {self._text(max(available, 0))} available"
                         self._refuse_for(w, ts, _NO_BP, detail)
@@ -820,6 +846,7 @@ class SimulatedBroker:
                         ReasonCode.SCALED_DOWN,
                         f"cut to {w.inst.quantity(abs(w.lots))} (affordable part)",
                     )
+                    assert cost is not None  # noqa: S101 - the search above built it
                     need = cost(n)
             w.credit = min(need, max(0, credit))  # a negative credit (covers to pay) is none
             own = need - w.credit
