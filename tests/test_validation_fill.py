@@ -22,7 +22,8 @@ from _bars import day, flat
 from solvent import Account, ReasonCode
 from solvent.accounting import rules
 from solvent.execution import gatekeeper as gk
-from solvent.execution.broker import SimulatedBroker, _Working
+from solvent.execution.broker import SimulatedBroker
+from solvent.execution.broker_state import _Working
 from solvent.execution.costs import BasisPoints, FixedBps, FixedPerOrder, PercentOfValue, PerShare
 from solvent.model.bar import Bar
 from solvent.model.orders import OrderStatus
