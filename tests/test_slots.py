@@ -66,3 +66,31 @@ class _Checked:
 def test_maker_of_unslotted_or_checked_class_raises_type_error(cls: type) -> None:
     with pytest.raises(TypeError, match="slotted dataclass"):
         maker(cls)
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    a: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Derived(_Base):
+    b: int
+
+
+def test_maker_record_is_of_the_class_hashes_and_stays_frozen() -> None:
+    made = maker(StatusChange)("o1", T0, OrderStatus.FILLED, Decimal(5), None, "")
+    built = StatusChange("o1", T0, OrderStatus.FILLED, Decimal(5), None, "")
+    assert type(made) is StatusChange
+    assert hash(made) == hash(built)
+    assert repr(made) == repr(built)
+    with pytest.raises(AttributeError):
+        made.detail = "changed"  # type: ignore[misc]
+
+
+def test_maker_of_class_with_slotted_base_sets_every_field() -> None:
+    made = maker(_Derived)(1, 2)
+    assert type(made) is _Derived
+    assert made == _Derived(1, 2)
+    with pytest.raises(AttributeError):
+        made.b = 3  # type: ignore[misc]
