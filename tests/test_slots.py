@@ -11,7 +11,7 @@ import pytest
 from solvent.model.bar import Bar
 from solvent.model.money import USD, Money
 from solvent.model.orders import OrderStatus, StatusChange
-from solvent.model.records import ReasonCode, Trade
+from solvent.model.records import Fill, ReasonCode, Side, Trade, exact_fill
 from solvent.model.slots import maker
 
 T0 = pd.Timestamp("2024-01-02")
@@ -94,3 +94,21 @@ def test_maker_of_class_with_slotted_base_sets_every_field() -> None:
     assert made == _Derived(1, 2)
     with pytest.raises(AttributeError):
         made.b = 3  # type: ignore[misc]
+
+
+def test_exact_fill_equals_checked_fill_and_maker_refuses_fill_without_opt_in() -> None:
+    values = (
+        "AAA",
+        Decimal(-3),
+        Decimal("10.25"),
+        T0,
+        Decimal("0.03"),
+        Decimal("0.00"),
+        "o7",
+        "t",
+        Side.SELL,
+    )
+    assert exact_fill(*values) == Fill(*values)
+    assert type(exact_fill(*values)) is Fill
+    with pytest.raises(TypeError, match="slotted dataclass"):
+        maker(Fill)

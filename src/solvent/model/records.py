@@ -127,39 +127,13 @@ class Fill:
         s(self, "slippage", to_decimal(self.slippage, f"{self.symbol}.fill.slippage"))
 
 
-_FILL_SETTERS = tuple(Fill.__dict__[name].__set__ for name in Fill.__dataclass_fields__)
-
-
-def exact_fill(
-    symbol: str,
-    quantity: Decimal,
-    price: Decimal,
-    timestamp: pd.Timestamp,
-    commission: Decimal,
-    slippage: Decimal,
-    order_id: str,
-    tag: str | None,
-    side: Side | None,
-) -> Fill:
-    """Build a ``Fill`` from values that are exact and typed already (the ledger's legs).
-
-    Internal: the boundary checks of ``Fill`` are skipped (they cost several times the
-    record itself), so every argument must be what ``Fill`` would have made of it: a
-    finite non-zero ``Decimal`` quantity, a positive ``Decimal`` price, a
-    ``pd.Timestamp``, non-negative ``Decimal`` amounts.
-    """
-    f = object.__new__(Fill)
-    s = _FILL_SETTERS
-    s[0](f, symbol)
-    s[1](f, quantity)
-    s[2](f, price)
-    s[3](f, timestamp)
-    s[4](f, commission)
-    s[5](f, slippage)
-    s[6](f, order_id)
-    s[7](f, tag)
-    s[8](f, side)
-    return f
+#: ``exact_fill(symbol, quantity, price, timestamp, commission, slippage, order_id, tag,
+#: side)``: build a ``Fill`` from values that are exact and typed already (the ledger's
+#: legs). Internal: the boundary checks of ``Fill`` (its ``__post_init__``) are skipped
+#: (they cost several times the record itself), so every argument must be what ``Fill``
+#: would have made of it: a finite non-zero ``Decimal`` quantity, a positive ``Decimal``
+#: price, a ``pd.Timestamp``, non-negative ``Decimal`` amounts.
+exact_fill: Callable[..., Fill] = maker(Fill, skips_post_init=True)
 
 
 def make_fill(

@@ -28,20 +28,25 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def maker(cls: type[T]) -> Callable[..., T]:
+def maker(cls: type[T], *, skips_post_init: bool = False) -> Callable[..., T]:
     """Return ``make(*values) -> cls`` that sets ``cls``'s slots in field order.
 
     Parameters
     ----------
     cls
         A frozen dataclass with ``slots=True`` and no ``__post_init__``.
+    skips_post_init
+        Allow a class with a ``__post_init__`` (which the builder does not run): for a
+        caller whose values are already what it would make of them (the ledger's
+        ``exact_fill``).
 
     Returns
     -------
     Callable
         A function taking one positional argument per field, named like the fields.
     """
-    if not is_dataclass(cls) or "__slots__" not in cls.__dict__ or hasattr(cls, "__post_init__"):
+    checked = hasattr(cls, "__post_init__") and not skips_post_init
+    if not is_dataclass(cls) or "__slots__" not in cls.__dict__ or checked:
         raise TypeError(f"{cls.__name__} is not a slotted dataclass without __post_init__")
     names = [f.name for f in fields(cls)]
     twin = _twin(cls)
