@@ -25,6 +25,11 @@ from solvent.model.records import (
     to_timestamp,
 )
 
+# Enum members read once per fill, bound once: on Python 3.11 each ``Enum.MEMBER``
+# lookup costs about as much as a small function call.
+_FUTURE = AssetClass.FUTURE
+_BUY, _SELL, _SELL_SHORT, _BUY_TO_COVER = Side.BUY, Side.SELL, Side.SELL_SHORT, Side.BUY_TO_COVER
+
 
 class Booking(AccountState):
     """Fills (``apply_fill``, ``book``) and marks of an ``Account``."""
@@ -146,7 +151,7 @@ class Booking(AccountState):
         pos = self._positions[symbol]
         if pos.roll_serial != self._roll_serial:
             self._settle(pos)
-        futures = inst.asset_class is AssetClass.FUTURE
+        futures = inst.asset_class is _FUTURE
         basis_before = pos.basis if futures else 0
         assert self._session is not None  # noqa: S101 - _advance set it
         self._day_trades.record(symbol, self._session, pos.qty, lots)
@@ -163,7 +168,7 @@ class Booking(AccountState):
             c_close = rules.prorate(commission, abs(closing), total)
             s_close = rules.prorate(slippage, abs(closing), total)
             notional = rules.notional_minor(ticks, closing, k_num, k_den)
-            side = Side.SELL if closing < 0 else Side.BUY_TO_COVER
+            side = _SELL if closing < 0 else _BUY_TO_COVER
             # Every value is exact and typed already: the record skips its boundary checks.
             leg = exact_fill(
                 symbol,
@@ -190,7 +195,7 @@ class Booking(AccountState):
         if opening:
             c_open = commission - c_close
             notional = rules.notional_minor(ticks, opening, k_num, k_den)
-            side = Side.BUY if opening > 0 else Side.SELL_SHORT
+            side = _BUY if opening > 0 else _SELL_SHORT
             s_open = slippage - s_close
             leg = exact_fill(
                 symbol,

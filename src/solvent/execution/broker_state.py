@@ -77,7 +77,7 @@ _ACCEPTED = OrderStatus.ACCEPTED
 _REJECTED = OrderStatus.REJECTED
 _MARKET, _LIMIT, _TRAILING_STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.TRAILING_STOP
 _STOP, _STOP_LIMIT = OrderType.STOP, OrderType.STOP_LIMIT
-_GTC, _GTD = TimeInForce.GTC, TimeInForce.GTD
+_GTC, _GTD, _DAY = TimeInForce.GTC, TimeInForce.GTD, TimeInForce.DAY
 _NO_BP = ReasonCode.INSUFFICIENT_BUYING_POWER
 _PDT_BLOCK = PdtPolicy.BLOCK
 _HALTED, _REDUCE_ONLY = TradingState.HALTED, TradingState.REDUCE_ONLY
@@ -278,9 +278,9 @@ class BrokerState:
     def _expire(self, ts: pd.Timestamp) -> None:
         for w in list(self._open):
             o = w.order
-            if o.tif is TimeInForce.DAY and w.session is not None and ts.date() > w.session:
+            if o.tif is _DAY and w.session is not None and ts.date() > w.session:
                 self._finish(w, OrderStatus.EXPIRED, ts, None, "DAY order: session ended")
-            elif o.tif is TimeInForce.GTD and o.expire_at is not None and ts > o.expire_at:
+            elif o.tif is _GTD and o.expire_at is not None and ts > o.expire_at:
                 self._finish(w, OrderStatus.EXPIRED, ts, None, "GTD order: expire_at passed")
 
     def _roll_month(self, ts: pd.Timestamp) -> None:
