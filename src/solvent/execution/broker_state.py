@@ -299,17 +299,16 @@ class BrokerState:
         """Record (once per order) that a working order could not fill this bar."""
         if w.deferred is None:
             w.deferred = reason
-            self.rejections.append(
-                Rejection(
-                    w.order.order_id,
-                    w.order.symbol,
-                    ts,
-                    w.inst.quantity(w.remaining),
-                    reason,
-                    "order stays working",
-                    at_fill=True,
-                )
+            self._refusal_at_fill(w, ts, reason, "order stays working")
+
+    def _refusal_at_fill(self, w: _Working, ts: pd.Timestamp, reason: ReasonCode, detail: str) -> None:
+        """Record a fill-time refusal of what ``w`` has left (it may keep working or not)."""
+        order = w.order
+        self.rejections.append(
+            Rejection(
+                order.order_id, order.symbol, ts, w.inst.quantity(w.remaining), reason, detail, at_fill=True
             )
+        )
 
     def _refuse(self, w: _Working, ts: pd.Timestamp, verdict: Verdict) -> None:
         assert verdict.reason is not None  # noqa: S101 - refusals carry a reason

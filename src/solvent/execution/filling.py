@@ -42,7 +42,6 @@ from solvent.model.orders import (
     Intent,
     OrderStatus,
     OrderType,
-    Rejection,
     TimeInForce,
 )
 from solvent.model.records import Fill, ReasonCode, Verdict
@@ -270,33 +269,13 @@ class Matching(Placement):
     def _refuse_at_fill(self, w: _Working, ts: pd.Timestamp, verdict: Verdict) -> None:
         """Cancel what is left of an accepted order the fill-time check refuses, with a refusal."""
         assert verdict.reason is not None  # noqa: S101 - refusals carry a reason
-        self.rejections.append(
-            Rejection(
-                w.order.order_id,
-                w.order.symbol,
-                ts,
-                w.inst.quantity(w.remaining),
-                verdict.reason,
-                verdict.detail,
-                at_fill=True,
-            )
-        )
+        self._refusal_at_fill(w, ts, verdict.reason, verdict.detail)
         self._finish(w, _CANCELLED, ts, verdict.reason, verdict.detail)
 
     def _cancel_unfunded(self, w: _Working, ts: pd.Timestamp) -> None:
         """Cancel what the fill-time check cannot fund (``Unfunded.CANCEL``), with a refusal."""
         detail = "the fill cannot fund it: cancelled"
-        self.rejections.append(
-            Rejection(
-                w.order.order_id,
-                w.order.symbol,
-                ts,
-                w.inst.quantity(w.remaining),
-                ReasonCode.INSUFFICIENT_BUYING_POWER,
-                detail,
-                at_fill=True,
-            )
-        )
+        self._refusal_at_fill(w, ts, ReasonCode.INSUFFICIENT_BUYING_POWER, detail)
         self._finish(w, _CANCELLED, ts, ReasonCode.INSUFFICIENT_BUYING_POWER, detail)
         for child in w.children:  # a bracket's exits that never got a fill to protect
             c = self._orders[child]

@@ -438,12 +438,17 @@ class Placement(BrokerState):
         bar = Bar(w.order.submitted_at, last, last, last, last, 0)
         return self.slippage_model.fill_price(w.inst, w.order.side, last, abs(w.lots), bar)
 
-    def _pending_exit_credit(self) -> int:
-        """Buying power that pending exits will free, less what entries already rely on."""
-        acct = self.account
-        positions = acct._positions  # every working order's symbol is registered
-        credit = 0
+    def _pending_exits(self) -> tuple[int, list[tuple[_Working, int, int, int]]]:
+        """Return what working orders rely on, and each pending exit's figures.
+
+        ``(relied, exits)``: the credit every active order relied on at placement, and
+        per active order that closes part of its position ``(order, position lots,
+        closing lots, price)``, priced at the last close (else its limit, else its stop;
+        an exit with no price is left out).
+        """
+        positions = self.account._positions  # every working order's symbol is registered
         relied = 0
+        exits = []
         for o in self._open:
             if not o.active:
                 continue
@@ -454,28 +459,24 @@ class Placement(BrokerState):
             closing, _ = rules.split_fill(pos, o.remaining)
             if closing:
                 price = self._last_close.get(o.order.symbol) or o.limit or o.stop
-                if price is None:
-                    continue
-                notional = abs(rules.notional_minor(price, closing, o.inst.k_num, o.inst.k_den))
-                comm = self.commission_model.order_commission(o.inst, abs(closing), notional)
-                credit += self._closing_credit(o.inst, pos, closing, price, comm)
+                if price is not None:
+                    exits.append((o, pos, closing, price))
+        return relied, exits
+
+    def _pending_exit_credit(self) -> int:
+        """Buying power that pending exits will free, less what entries already rely on."""
+        relied, exits = self._pending_exits()
+        credit = 0
+        for o, pos, closing, price in exits:
+            notional = abs(rules.notional_minor(price, closing, o.inst.k_num, o.inst.k_den))
+            comm = self.commission_model.order_commission(o.inst, abs(closing), notional)
+            credit += self._closing_credit(o.inst, pos, closing, price, comm)
         return max(0, credit - relied)
 
     def _pending_cash_credit(self) -> int:
         """Cash that pending exits will bring (``ShortCash.CREDIT``): sales add, covers cost."""
-        acct = self.account
-        credit = 0
-        relied = 0
-        for o in self._open:
-            if not o.active:
-                continue
-            relied += o.credit
-            closing, _ = rules.split_fill(acct.position_lots(o.order.symbol), o.remaining)
-            if closing:
-                price = self._last_close.get(o.order.symbol) or o.limit or o.stop
-                if price is not None:
-                    credit += self._closing_cash(o.inst, closing, price)
-        return credit - relied
+        relied, exits = self._pending_exits()
+        return sum(self._closing_cash(o.inst, closing, price) for o, _, closing, price in exits) - relied
 
     def _closing_cash(self, inst: Instrument, closing: int, price: int) -> int:
         """Return the signed cash a closing leg of ``closing`` lots at ``price`` moves."""
