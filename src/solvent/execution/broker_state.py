@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from fractions import Fraction
-from typing import TypeVar
 
 import pandas as pd
 
@@ -38,6 +36,7 @@ from solvent.execution.policies import (
     ShortCash,
     Unfunded,
     ZeroVolume,
+    setting,
 )
 from solvent.model.calendar import BusinessCalendar
 from solvent.model.instrument import Instrument
@@ -83,19 +82,7 @@ _PDT_BLOCK = PdtPolicy.BLOCK
 _HALTED, _REDUCE_ONLY = TradingState.HALTED, TradingState.REDUCE_ONLY
 
 
-_E = TypeVar("_E", bound=StrEnum)
 _BY_SEQ = operator.attrgetter("seq")
-
-
-def _setting(enum: type[_E], value: object, name: str) -> _E:
-    """Return ``value`` as a member of ``enum``; raise naming the valid values."""
-    if isinstance(value, str):  # a member is a str too
-        try:
-            return enum(value)
-        except ValueError:
-            pass
-    valid = ", ".join(repr(m.value) for m in enum)
-    raise InvalidInputError(name, value, f"must be one of {valid}")
 
 
 @dataclass(slots=True, eq=False)  # identity: ``_open.remove(w)`` must not compare fields
@@ -198,10 +185,10 @@ class BrokerState:
     ) -> None:
         self.account = account
         self.fill_timing = matching.FillTiming(fill_timing)
-        self.zero_volume = _setting(ZeroVolume, zero_volume, "zero_volume")
-        self.short_cash = _setting(ShortCash, short_cash, "short_cash")
-        self.fixed_fee_per = _setting(FixedFeePer, fixed_fee_per, "fixed_fee_per")
-        self.unfunded = _setting(Unfunded, unfunded, "unfunded")
+        self.zero_volume = setting(ZeroVolume, zero_volume, "zero_volume")
+        self.short_cash = setting(ShortCash, short_cash, "short_cash")
+        self.fixed_fee_per = setting(FixedFeePer, fixed_fee_per, "fixed_fee_per")
+        self.unfunded = setting(Unfunded, unfunded, "unfunded")
         if not isinstance(placement_check, bool):
             raise InvalidInputError("placement_check", placement_check, "must be True or False")
         self.placement_check = placement_check

@@ -9,6 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
+from typing import TypeVar
+
+from solvent.errors import InvalidInputError
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def setting(enum: type[_E], value: object, name: str) -> _E:
+    """Return ``value`` as a member of ``enum``; raise naming the valid values.
+
+    One parser for every enum-valued setting (the broker's, the fast path's): a member,
+    or its string value; anything else is an ``InvalidInputError`` naming ``name``.
+    """
+    if isinstance(value, str):  # a member is a str too
+        try:
+            return enum(value)
+        except ValueError:
+            pass
+    valid = ", ".join(repr(m.value) for m in enum)
+    raise InvalidInputError(name, value, f"must be one of {valid}")
 
 
 class ZeroVolume(StrEnum):
