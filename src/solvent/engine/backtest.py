@@ -48,7 +48,6 @@ from solvent.results.result import (
     Result,
     events_frame,
     fills_frame,
-    orders_frame_of,
     rejections_frame,
     trades_frame,
 )
@@ -345,7 +344,9 @@ def _build_result(
     value = lots_hist * unit
     value *= marks
     np.abs(value, out=value)
-    gross = np.nan_to_num(value, copy=False).sum(axis=1)
+    np.nan_to_num(value, copy=False)
+    # One symbol: its column is the sum (no second run-sized array).
+    gross = value[:, 0] if value.shape[1] == 1 else value.sum(axis=1)
     snap = acct.snapshot()
     metrics = compute_metrics(
         eq,
@@ -400,7 +401,7 @@ def _build_result(
         cash_minor=cash_arr,
         margin_minor=margin_minor,
         position_lots=(lots_hist, np.array([float(i.lot_size) for i in insts]), tuple(panel.symbols)),
-        orders=orders_frame_of(broker.order_states()),
+        _order_states=broker.order_states,  # the frame is built on first read
         fills=fills_frame(broker.fills),
         trades=trades_frame(acct.trades),
         rejections=rejections_frame(broker.rejections),

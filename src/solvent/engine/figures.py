@@ -118,25 +118,36 @@ class FigureModel:
     ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
         """Return ``row`` for many bars at once: ``cash`` (R,), ``lots`` and ``marks`` (R, N)."""
         r = cash.shape[0]
+        if r <= BLOCK_ROWS:  # one block (``fill``'s): its arrays are the result, no copies
+            return self._block(cash, lots, marks)
         out = tuple(np.empty(r, dtype=np.int64) for _ in range(4))
         for start in range(0, r, BLOCK_ROWS):
             s = slice(start, start + BLOCK_ROWS)
-            value = lots[s] * marks[s] * self.k_num
-            gross = np.abs(value)
-            nlv = cash[s] + value.sum(axis=1)
-            if self.cash_account:
-                im = mm = gross.sum(axis=1)
-                # rules.cash_buying_power(cash, 0): the cash, floored at zero.
-                bp = np.maximum(cash[s], 0)
-            else:
-                im = _margin_rows(gross, self.im_ppm).sum(axis=1)
-                mm = _margin_rows(gross, self.mm_ppm).sum(axis=1)
-                excess = nlv - im
-                # rules.margin_buying_power: max(0, excess) / base rate, rounded down.
-                bp = np.where(excess > 0, excess * rules.RATE_SCALE // self.base_ppm, 0)
-            for a, v in zip(out, (nlv, bp, im, mm), strict=True):
+            for a, v in zip(out, self._block(cash[s], lots[s], marks[s]), strict=True):
                 a[s] = v
         return out[0], out[1], out[2], out[3]
+
+    def _block(
+        self, cash: IntArray, lots: IntArray, marks: IntArray
+    ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+        # In place where the rules allow (integers: the order of the sums is exact): each
+        # new block-sized array is fresh memory, dearer than the arithmetic.
+        value = np.multiply(lots, marks)
+        value *= self.k_num
+        nlv = value.sum(axis=1)
+        nlv += cash
+        gross = np.abs(value, out=value)
+        if self.cash_account:
+            im = mm = gross.sum(axis=1)
+            # rules.cash_buying_power(cash, 0): the cash, floored at zero.
+            bp = np.maximum(cash, 0)
+        else:
+            im = _margin_rows(gross, self.im_ppm).sum(axis=1)
+            mm = _margin_rows(gross, self.mm_ppm).sum(axis=1)
+            excess = nlv - im
+            # rules.margin_buying_power: max(0, excess) / base rate, rounded down.
+            bp = np.where(excess > 0, excess * rules.RATE_SCALE // self.base_ppm, 0)
+        return nlv, bp, im, mm
 
     def fill(
         self,

@@ -48,7 +48,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from solvent.accounting import rules
-from solvent.accounting.account import AccountKind, BuyingPowerMode
+from solvent.accounting.account import AccountFigures, AccountKind, BuyingPowerMode
 from solvent.data.frame import BarData
 from solvent.engine.context import Context
 from solvent.engine.figures import INT64_SAFE, FigureModel, exposure
@@ -212,6 +212,10 @@ class Runner:
             prev = np.vstack([np.zeros((1, self.n), dtype=np.int64), self.lastc[:-1]])
             open_eff = np.where(self.present, self.o, prev)
         self.max_ticks = [int(x) for x in self.c.max(axis=0, initial=0)]
+        #: Each symbol's highest mark of the run (effective open or last close), in ticks.
+        self.top_mark: list[int] = np.maximum(
+            open_eff.max(axis=0, initial=0), self.lastc.max(axis=0, initial=0)
+        ).tolist()
         self.times = panel.timestamps
         day = self.times.astype("datetime64[ns]").view(np.int64) // NS_PER_DAY
         # Sessions are calendar dates of the (exchange-time) timestamps: the rows where
@@ -258,7 +262,8 @@ class Runner:
         self.bp = np.zeros(t, dtype=np.int64)
         self.im = np.zeros(t, dtype=np.int64)
         self.mm = np.zeros(t, dtype=np.int64)
-        self.traded = np.zeros(t)
+        self.traded = np.zeros(t)  # written after the run from ``_traded``
+        self._traded: dict[int, float] = {}  # bar -> value traded (a numpy cell per fill is dear)
         self.lazy_rows = np.zeros(t, dtype=bool)  # figures computed by the model after the run
         self.lots = np.zeros(self.n, dtype=np.int64)
         self.held: dict[int, int] = {}  # column -> lots, the open positions
@@ -285,6 +290,10 @@ class Runner:
         #: positions a busy bar left unmarked.
         self.stats = {"busy": 0, "quiet": 0, "model_mismatch": 0, "unmarked": 0}
         self.lazy_bar = False  # the last busy bar left positions unmarked
+        # The figures ``_record`` read, while nothing could have changed them since: the
+        # strategy reaches the ledger only through ``sync_orders`` (placing, cancelling,
+        # reading), which drops them. ``_quiet_until`` reads them instead of the ledger.
+        self.recorded: AccountFigures | None = None
         before = pd.Timestamp(self.times[0]) - pd.Timedelta(1, "ns")
         self.ctx = Context(panel, broker, before, self.sync, self.sync_orders)
 
@@ -377,6 +386,7 @@ class Runner:
         strat.on_end(ctx)
         self._dispatch()
         self.lots_hist = self.positions()
+        self.traded[list(self._traded)] = list(self._traded.values())
         self._fill_quiet_rows()
         ctx._finished()
         if self.progress is not None:
@@ -421,6 +431,7 @@ class Runner:
         """Process bar ``i`` through the broker; return its fills."""
         acct, broker = self.acct, self.broker
         self.stats["busy"] += 1
+        self.recorded = None
         if self.at < i - 1:
             self._catch_up(i - 1)
         ts = self._stamp_of(i)
@@ -435,7 +446,8 @@ class Runner:
             # (marked at the close of ``i - 1`` or earlier) until someone reads them.
             for j in self.fresh.difference(wanted):
                 self._go_stale(j, i - 1)
-            self._refresh([j for j in wanted if j in self.stale], i - 1, self.lastc[i - 1])
+            if self.stale:
+                self._refresh([j for j in wanted if j in self.stale], i - 1, self.lastc[i - 1])
         elif self.stale:
             self._refresh(list(self.stale), i - 1, self.lastc[i - 1])
         if events:
@@ -449,8 +461,8 @@ class Runner:
             held = self.held
             bar_cols = [j for j in wanted if present[j]]
             cols = [j for j in bar_cols if j in held] if lazy else [j for j in held if present[j]]
-        if lazy:
-            acct._unmarked = self._stale_value(self.open_eff[i])
+        if lazy:  # (no row to read when nothing is unmarked)
+            acct._unmarked = self._stale_value(self.open_eff[i]) if self.stale else 0
         acct.mark_ticks({syms[j]: o_row.item(j) for j in cols}, ts)
         bars = {syms[j]: self._bar(i, j, ts) for j in bar_cols}
         fills = broker._match(
@@ -468,7 +480,7 @@ class Runner:
             cols = bar_cols
         elif lazy:
             cols = bar_cols
-            acct._unmarked = self._stale_value(self.lastc[i])
+            acct._unmarked = self._stale_value(self.lastc[i]) if self.stale else 0
         else:
             cols = sorted({j for j in self.held if present[j]}.union(bar_cols))
         check = bars
@@ -501,17 +513,21 @@ class Runner:
 
     def _stale_value(self, prices: IntArray) -> int:
         """Return what the stale positions would add to capital used if marked at ``prices``."""
-        if not self.stale:
+        stale = self.stale
+        if not stale:
             return 0
+        if len(stale) <= 4:  # a few positions: plain ints cost less than a dot product
+            lk = self.stale_lk
+            return sum(lk.item(j) * prices.item(j) for j in stale) - self.stale_mv
         return int(self.stale_lk.dot(prices)) - self.stale_mv
 
     def _go_stale(self, j: int, k: int) -> None:
         """Leave held column ``j`` (marked at the close of bar ``k``) unmarked from now on."""
-        lk = int(self.lots[j]) * self.k_num_list[j]
+        lk: int = self.lots.item(j) * self.k_num_list[j]
         self.stats["unmarked"] += 1
         self.stale[j] = k
         self.stale_lk[j] = lk
-        self.stale_mv += lk * int(self.lastc[k, j])
+        self.stale_mv += lk * self.lastc.item(k, j)
         self.fresh.discard(j)
 
     def _refresh(self, cols: list[int], upto: int, prices: IntArray) -> None:
@@ -527,7 +543,7 @@ class Runner:
         b = self.last_new_day(upto)
         for j in cols:
             k = self.stale.pop(j)
-            self.stale_mv -= int(self.stale_lk[j]) * int(lastc[k, j])
+            self.stale_mv -= self.stale_lk.item(j) * lastc.item(k, j)
             self.stale_lk[j] = 0
             acct._restate(syms[j], int(lastc[b - 1, j]) if b > k else None, int(prices[j]))
             self.fresh.add(j)
@@ -565,7 +581,7 @@ class Runner:
         for f in fills:
             value += abs(float(f.quantity * f.price)) * self.multiplier[self.col[f.symbol]]
             touched.append(f.symbol)
-        self.traded[i] += value
+        self._traded[i] = self._traded.get(i, 0.0) + value
         self._lots_changed(i, touched)
 
     def _lots_changed(self, i: int, symbols: list[str]) -> None:
@@ -573,7 +589,7 @@ class Runner:
         for sym in symbols:
             j = self.col[sym]
             q = acct.position_lots(sym)
-            old = int(self.lots[j])
+            old: int = self.lots.item(j)
             self.shorts += (q < 0) - (old < 0)
             self.worst += (abs(q) - abs(old)) * self.max_ticks[j] * self.k_num_list[j]
             self.lots[j] = q
@@ -615,6 +631,7 @@ class Runner:
         the rest after the run, as for quiet bars.
         """
         f = self.acct.figures_minor()
+        self.recorded = f
         self.cap_max = f.max_capital_used
         self.cash[i] = f.cash
         self.bp[i] = f.buying_power
@@ -639,7 +656,9 @@ class Runner:
         model = self.model
         if model is None:
             return -1
-        f = self.acct.figures_minor()
+        f = self.recorded
+        if f is None:
+            f = self.acct.figures_minor()
         self.cap_max = f.max_capital_used
         acct, broker = self.acct, self.broker
         held = self.held
@@ -647,7 +666,7 @@ class Runner:
             return -1
         # A long-only account without a loan has NLV >= gross exposure >= maintenance
         # margin: healthy, unless "at risk" is set at 100% and the cash is exactly zero.
-        if broker.margin_band != "healthy" or broker.trading_state is not TradingState.ACTIVE:
+        if broker._band_code != rules.BAND_HEALTHY or broker.trading_state is not TradingState.ACTIVE:
             return -1
         if f.cash == 0 and held and broker.margin_bands.at_risk_ppm >= rules.RATE_SCALE:
             return -1
@@ -684,16 +703,9 @@ class Runner:
 
     def _fill_quiet_rows(self) -> None:
         """Compute the quiet bars' figures from their cash, positions and closes."""
-        # Each stretch's constant cash (and buying power) over its rows, slice by slice:
-        # a few thousand slice writes cost less than run-sized running sums (and fresh
-        # pages of memory, which are dear).
-        for start, end, cash, bp in self._stretches:
-            self.lazy_rows[start:end] = True
-            self.cash[start:end] = cash
-            if bp is not None:
-                self.const_bp_rows[start:end] = True
-                self.bp[start:end] = bp
-        if not self._stretches and not self.lazy_rows.any():
+        if self._stretches:
+            self._write_stretches()
+        elif not self.lazy_rows.any():
             return
         assert self.model is not None  # noqa: S101 - only the model makes rows quiet
         # The others keep their stretch's buying power (``const_bp_rows``).
@@ -706,17 +718,47 @@ class Runner:
             (self.equity, self.bp, self.im, self.mm),
         )
 
+    def _write_stretches(self) -> None:
+        """Write each quiet stretch's constant cash (and buying power) over its rows.
+
+        The stretches are disjoint and in time order: the rows they cover are one mask,
+        ``np.repeat`` of the gaps and stretches, and their values go in through it, in
+        order (a slice write per stretch cost more, at thousands of stretches).
+        """
+        t = self.t
+        start, end, cash, bp = zip(*self._stretches, strict=True)
+        edges = np.empty(2 * len(start) + 2, dtype=np.int64)
+        edges[0], edges[-1] = 0, t
+        edges[1:-1:2], edges[2:-1:2] = start, end
+        lengths: IntArray = np.diff(edges)  # gap, stretch, gap, ..., stretch, gap
+        inside = np.zeros(lengths.size, dtype=bool)
+        inside[1::2] = True
+        quiet = np.repeat(inside, lengths)
+        self.lazy_rows |= quiet
+        self.cash[quiet] = np.repeat(np.array(cash, dtype=np.int64), lengths[1::2])
+        # Buying power fixed over the stretch (``stretch_bp``): the others get the model's.
+        fixed = np.array([b is not None for b in bp], dtype=bool)
+        if fixed.any():
+            inside[1::2] = fixed
+            held = np.repeat(inside, lengths)
+            self.const_bp_rows |= held
+            values = np.array([b for b in bp if b is not None], dtype=np.int64)
+            self.bp[held] = np.repeat(values, lengths[1::2][fixed])
+
     def positions(self) -> IntArray:
         """Return the lots held per symbol after each bar (T, N)."""
-        # Each change holds from its bar to the next change's (the last of a bar wins),
-        # written slice by slice: no run-sized index arrays, and the flat rows stay the
-        # zero pages they were allocated as.
-        out = np.zeros((self.t, self.n), dtype=np.int64)
+        # Each change holds from its bar to the next change's (the last of a bar wins: the
+        # others are repeated zero times), nothing is held before the first: one
+        # ``np.repeat`` of the changes (a slice write per change cost 2 µs each).
         rows = self._lot_rows
-        ends = [*rows[1:], self.t] if rows else []
-        for start, end, lots in zip(rows, ends, self._lot_values, strict=True):
-            if end > start and lots.any():
-                out[start:end] = lots
+        if not rows:
+            return np.zeros((self.t, self.n), dtype=np.int64)
+        values = np.empty((len(rows) + 1, self.n), dtype=np.int64)
+        values[0] = 0
+        values[1:] = self._lot_values
+        bounds = np.array([0, *rows, self.t], dtype=np.int64)
+        counts = bounds[1:] - bounds[:-1]
+        out: IntArray = np.repeat(values, counts, axis=0)
         return out
 
     # -- bringing the ledger forward -------------------------------------------------------
@@ -735,6 +777,7 @@ class Runner:
         Positions a busy bar left unmarked stay so: in a cash account, which is the only
         one where the engine leaves them, no placement check reads a mark.
         """
+        self.recorded = None  # the strategy may change the ledger from here
         if i < 0:
             return
         if self.at < i:
@@ -777,43 +820,53 @@ class Runner:
             return
         assert self.model is not None  # noqa: S101 - bars go unmarked only under the model
         cols = list(held)
-        names = [self.symbols[j] for j in cols]
         lots = [held[j] for j in cols]
         k_num = [self.k_num_list[j] for j in cols]  # no fancy index per placement bar
         rows = slice(a + 1, k + 1)
         marks: dict[int, None] = {}  # positions to mark at: bar m's open 2m, its close 2m + 1
-        # Capital used peaks at most at every symbol's highest mark: look closer only when
-        # that bound beats the high-water mark.
-        if len(cols) == 1:  # one position: a plain slice, no fancy indexing
-            c0 = cols[0]
-            top = [max(int(self.open_eff[rows, c0].max()), int(self.lastc[rows, c0].max()))]
+        # Capital used peaks at most at every symbol's highest mark of the run, then of the
+        # stretch: look closer only when a bound beats the high-water mark. The run's
+        # (``top_mark``, no scan of the stretch) settles most placements.
+        if len(cols) == 1:
+            ceiling = max(lots[0], 0) * k_num[0] * self.top_mark[cols[0]]
         else:
-            top = np.maximum(
-                self.open_eff[rows, cols].max(axis=0), self.lastc[rows, cols].max(axis=0)
-            ).tolist()
-        bound = sum(q * kn * px for q, kn, px in zip(lots, k_num, top, strict=True))
-        if bound > self.cap_max:
+            ceiling = sum(
+                max(q, 0) * kn * self.top_mark[j] for q, kn, j in zip(lots, k_num, cols, strict=True)
+            )
+        if ceiling > self.cap_max:
             self.cap_max = acct._max_capital  # ``figures_minor().max_capital_used``
-        if bound > self.cap_max and len(cols) == 1 and lots[0] > 0 and self.sym_lazy:
-            # One long position: capital used peaks exactly at its highest mark, ``top``
-            # (the larger of each bar's effective open and close). Its
-            # first occurrence, opens before closes within a bar, is the peak.
-            j, px = cols[0], top[0]
-            hit_o = self.open_eff[rows, j] == px
-            hit_c = self.lastc[rows, j] == px
-            first_o = 2 * int(hit_o.argmax()) if hit_o.any() else 2 * (k - a)
-            first_c = 2 * int(hit_c.argmax()) + 1 if hit_c.any() else 2 * (k - a)
-            marks[min(first_o, first_c)] = None
-        elif bound > self.cap_max:
-            q = np.array(lots, dtype=np.int64)
-            kn = np.array(k_num, dtype=np.int64)
-            opens = np.where(self.present[rows, cols], self.o[rows, cols], self.lastc[a:k, cols])
-            seen = np.empty(2 * (k - a), dtype=np.int64)
-            seen[0::2] = exposure(q, opens, kn)
-            seen[1::2] = exposure(q, self.lastc[rows, cols], kn)
-            peak = int(seen.argmax())
-            if int(seen[peak]) > self.cap_max:
-                marks[peak] = None
+        if ceiling > self.cap_max:
+            if len(cols) == 1:  # one position: a plain slice, no fancy indexing
+                c0 = cols[0]
+                top = [max(int(self.open_eff[rows, c0].max()), int(self.lastc[rows, c0].max()))]
+                bound = lots[0] * k_num[0] * top[0]
+            else:
+                top = np.maximum(
+                    self.open_eff[rows, cols].max(axis=0), self.lastc[rows, cols].max(axis=0)
+                ).tolist()
+                bound = sum(q * kn * px for q, kn, px in zip(lots, k_num, top, strict=True))
+            if bound > self.cap_max:
+                self.cap_max = acct._max_capital  # ``figures_minor().max_capital_used``
+            if bound > self.cap_max and len(cols) == 1 and lots[0] > 0 and self.sym_lazy:
+                # One long position: capital used peaks exactly at its highest mark, ``top``
+                # (the larger of each bar's effective open and close). Its
+                # first occurrence, opens before closes within a bar, is the peak.
+                j, px = cols[0], top[0]
+                hit_o = self.open_eff[rows, j] == px
+                hit_c = self.lastc[rows, j] == px
+                first_o = 2 * int(hit_o.argmax()) if hit_o.any() else 2 * (k - a)
+                first_c = 2 * int(hit_c.argmax()) + 1 if hit_c.any() else 2 * (k - a)
+                marks[min(first_o, first_c)] = None
+            elif bound > self.cap_max:
+                q = np.array(lots, dtype=np.int64)
+                kn = np.array(k_num, dtype=np.int64)
+                opens = np.where(self.present[rows, cols], self.o[rows, cols], self.lastc[a:k, cols])
+                seen = np.empty(2 * (k - a), dtype=np.int64)
+                seen[0::2] = exposure(q, opens, kn)
+                seen[1::2] = exposure(q, self.lastc[rows, cols], kn)
+                peak = int(seen.argmax())
+                if int(seen[peak]) > self.cap_max:
+                    marks[peak] = None
         if unmarked:
             # No mark moves money here: only the peak (the high-water mark of capital
             # used, counted through ``Account._unmarked``) and the clock leave a trace.
@@ -829,6 +882,7 @@ class Runner:
             acct._unmarked = self._stale_value(self.lastc[k])
             acct.advance(self._stamp_of(k))
             return
+        names = [self.symbols[j] for j in cols]
         b = self.last_new_day(k)
         roll_at = 2 * (b - a - 1)  # the position of bar b's open
         if b > a + 1:

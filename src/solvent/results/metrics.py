@@ -116,7 +116,9 @@ def _to_float_array(values: pd.Series | Sequence[object] | npt.ArrayLike) -> Flo
 
 def _ns(index: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
     """Return timestamps as int64 nanoseconds whatever the index's unit."""
-    return np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
+    if index.unit != "ns":  # ``as_unit`` copies even when the unit is already right
+        index = index.as_unit("ns")
+    return np.asarray(index.asi8, dtype=np.int64)
 
 
 def _index_of(series: pd.Series) -> pd.Index:
@@ -164,7 +166,7 @@ def infer_periods_per_year(index: pd.Index) -> float:
     if len(index) < 2:
         raise ValueError("cannot infer periods per year from fewer than two timestamps")
     steps = np.diff(_ns(index))
-    median_ns = float(np.median(steps))
+    median_ns = _median(steps)
     if not median_ns > 0:
         raise ValueError("cannot infer periods per year: timestamps are not increasing")
     day_ns = float(pd.Timedelta(days=1).value)
@@ -174,6 +176,29 @@ def infer_periods_per_year(index: pd.Index) -> float:
         weekend = bool(np.any(index.day_of_week.to_numpy() >= 5))
         return 365.0 if weekend else float(BUSINESS_DAYS_PER_YEAR)
     return 365.25 * day_ns / median_ns
+
+
+#: ``_median`` guesses from a sample of about this many steps.
+_MEDIAN_SAMPLE = 1024
+
+
+def _median(steps: npt.NDArray[np.int64]) -> float:
+    """Return ``float(np.median(steps))`` without sorting a long run of steps.
+
+    Bars come at a few spacings, one of them most of the time: the sample's median is
+    the whole median when the middle rank(s) of the sorted steps hold that value, which
+    two counts prove (``rank(x < m) <= lo`` and ``rank(x <= m) > hi``). A sort (a
+    partition: 30 ms on a million one-minute bars) is left for the other cases.
+    """
+    n = len(steps)
+    if n <= _MEDIAN_SAMPLE:
+        return float(np.median(steps))
+    sample = steps[:: n // _MEDIAN_SAMPLE]
+    m = np.partition(sample, len(sample) // 2)[len(sample) // 2]  # any value would be sound
+    lo, hi = (n - 1) // 2, n // 2  # the middle ranks (one when n is odd)
+    if int(np.count_nonzero(steps < m)) <= lo and int(np.count_nonzero(steps <= m)) > hi:
+        return float(m)
+    return float(np.median(steps))
 
 
 def _periods_per_year(index: pd.Index, periods_per_year: float | None) -> float:
@@ -681,7 +706,11 @@ def rejections_by_reason(rejections: Iterable[_HasReason]) -> dict[str, int]:
     dict[str, int]
         Reason code → count, sorted by reason code; empty when there were none.
     """
-    counts = Counter(str(r.reason.value) for r in rejections)
+    # Counted by member, then named: ``.value`` is a property, slow once per record.
+    counts: dict[str, int] = {}
+    for reason, k in Counter(r.reason for r in rejections).items():
+        key = str(reason.value)
+        counts[key] = counts.get(key, 0) + k
     return dict(sorted(counts.items()))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -201,6 +201,7 @@ class Result:
         read and kept: a run of a million bars need not allocate frames nobody reads.
     orders, fills, trades, rejections
         One row per record; quantities, prices and money as exact ``Decimal``.
+        ``orders`` is built from the broker's order states on first read and kept.
     events
         One row per transition of margin band (``kind == "margin"``: healthy, at_risk,
         margin_call, liquidating) or trading state (``"trading_state"``: active,
@@ -225,7 +226,9 @@ class Result:
     margin_minor: Mapping[str, IntArray]
     #: Lots held per symbol after each bar (T, N), each symbol's lot size, the symbols.
     position_lots: tuple[IntArray, FloatArray, tuple[str, ...]] = field(repr=False)
-    orders: pd.DataFrame
+    #: The broker's order states at the end of the run: ``orders`` is built from them
+    #: on first read (a run's orders outnumber its fills where entries are refused).
+    _order_states: Callable[[], Iterable[OrderState]] = field(repr=False)
     fills: pd.DataFrame
     trades: pd.DataFrame
     rejections: pd.DataFrame
@@ -234,7 +237,7 @@ class Result:
     final_equity: Money
     account: Account = field(repr=False)
     events: pd.DataFrame = field(default_factory=lambda: events_frame(()))
-    #: The frames built so far (``cash``, ``margin``, ``positions``).
+    #: The frames built so far (``cash``, ``margin``, ``positions``, ``orders``).
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _scale(self) -> float:
@@ -263,6 +266,15 @@ class Result:
                 np.divide(self.margin_minor[name], scale, out=block[k])
             out = pd.DataFrame(block.T, index=self.equity.index, columns=names, copy=False)
             self._built["margin"] = out
+        return cast(pd.DataFrame, out)
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        """One row per order: the request and what became of it (``orders_frame``)."""
+        out = self._built.get("orders")
+        if out is None:
+            out = orders_frame_of(self._order_states())
+            self._built["orders"] = out
         return cast(pd.DataFrame, out)
 
     @property

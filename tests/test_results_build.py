@@ -1,0 +1,91 @@
+"""Result building without sorting or per-row work it does not need.
+
+``infer_periods_per_year`` proves the median spacing from a sample with two counts
+instead of sorting every step; ``rejections_by_reason`` counts enum members before
+naming them; ``Result.orders`` is built from the broker's order states on first read.
+Each must give what the plain versions gave.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _bars import minute_sessions
+from solvent.data import BarData
+from solvent.engine import Context, Strategy, backtest
+from solvent.model.records import ReasonCode
+from solvent.results.metrics import _median, infer_periods_per_year, rejections_by_reason
+from solvent.results.result import orders_frame_of
+
+
+def test_median_one_common_spacing_is_proved_without_sort() -> None:
+    # 1,999 one-minute steps and one overnight gap: the middle ranks are minutes.
+    steps = np.full(2_000, 60, dtype=np.int64)
+    steps[777] = 17 * 3600
+    assert _median(steps) == 60.0
+
+
+def test_median_middle_ranks_differ_falls_back_to_the_mean_of_both() -> None:
+    # 1,000 steps of 1 and 1,000 of 3: the middle ranks hold 1 and 3, median 2.0,
+    # a value the sample cannot propose.
+    steps = np.repeat(np.array([3, 1], dtype=np.int64), 1_000)
+    assert _median(steps) == 2.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_median_random_steps_equal_numpy_median(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1_025, 9_000))
+    choices = rng.integers(1, 10**12, int(rng.integers(1, 6)))
+    steps = rng.choice(choices, n, p=None).astype(np.int64)
+    if seed % 2:  # one spacing most of the time, as bars come
+        steps[rng.random(n) < 0.9] = choices[0]
+    assert _median(steps) == float(np.median(steps))
+
+
+def test_infer_periods_per_year_minute_bars_over_sessions_98280() -> None:
+    index = pd.DatetimeIndex(minute_sessions(5_000, 390, "2024-01-02"))
+    assert infer_periods_per_year(index) == 252 * 390
+
+
+def test_rejections_by_reason_counts_by_code_sorted() -> None:
+    rej = [SimpleNamespace(reason=r) for r in (ReasonCode.ZERO_VOLUME, ReasonCode.INSUFFICIENT_BUYING_POWER)]
+    rej += [SimpleNamespace(reason=ReasonCode.ZERO_VOLUME)] * 2
+    counts = rejections_by_reason(rej)
+    assert counts == {"INSUFFICIENT_BUYING_POWER": 1, "ZERO_VOLUME": 3}
+    assert list(counts) == ["INSUFFICIENT_BUYING_POWER", "ZERO_VOLUME"]
+    assert all(type(k) is str for k in counts)  # the codes' text, not the members
+
+
+class BuyThenTooMuch(Strategy):
+    """Buys 10 shares at bar 0, sells them at bar 2, then asks for more than the cash buys."""
+
+    def on_bar(self, ctx: Context) -> None:
+        sym = ctx.symbols[0]
+        if ctx.i == 0:
+            ctx.order(sym, 10)
+        elif ctx.i == 2:
+            ctx.close_position(sym)
+        elif ctx.i == 4:
+            ctx.order(sym, 1_000)
+
+
+def test_orders_frame_built_on_first_read_from_final_order_states() -> None:
+    stamps = pd.bdate_range("2024-01-02", periods=6).to_numpy()
+    px = np.array([[10.0], [10.0], [11.0], [12.0], [12.0], [12.0]])
+    data = BarData(stamps, ["AAA"], px, px, px, px, np.full(px.shape, 1e6))
+    res = backtest(BuyThenTooMuch, data, cash=1_000, account="cash", partial_fills=False)
+    assert "orders" not in res._built
+    orders = res.orders
+    assert res.orders is orders  # built once, kept
+    assert orders["status"].tolist() == ["filled", "filled", "rejected"]
+    assert orders["quantity"].tolist() == [Decimal(10), Decimal(-10), Decimal(1_000)]
+    # 10 bought at 10.00, sold at 12.00 (bar 3's open): 1,020.00 cannot buy 1,000 at 12.
+    assert orders["avg_fill_price"].tolist()[:2] == [Decimal("10.00"), Decimal("12.00")]
+    assert orders["reason"].tolist()[2] == ReasonCode.INSUFFICIENT_BUYING_POWER.value
+    pd.testing.assert_frame_equal(orders, orders_frame_of(res._order_states()))
