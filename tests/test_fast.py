@@ -7,6 +7,7 @@ comments (commission 0.1% = 10 bps of the fill's value, rounded half-even to the
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,8 @@ import solvent
 from solvent.data import BarData
 from solvent.errors import InvalidInputError, PrecisionError
 from solvent.execution.costs import FixedBps, FixedPerOrder, PerShare, Tiered, VolumeShareImpact
-from solvent.fast import FastResult, NotLoweredError, _loop, from_signals, from_targets
+from solvent.fast import FastResult, NotLoweredError, _layout, _loop, from_signals, from_targets
+from solvent.fast._costs import lower_commission
 from solvent.fast.twin import SignalStrategy
 from solvent.model.instrument import AssetClass, Instrument
 
@@ -681,3 +683,63 @@ def test_flip_into_non_shortable_instrument_refused_at_the_fill() -> None:
     assert (rej.order_id, rej.timestamp, rej.quantity, rej.reason, rej.at_fill) == (
         "o3", DAYS[2], D(-5), "NOT_SHORTABLE", True,
     )  # fmt: skip
+
+
+def test_nullable_boolean_signals_without_na_fill_like_numpy_booleans(panel: BarData) -> None:
+    entries = signal(panel, X=[0], Y=[1])
+    exits = signal(panel, X=[2])
+    plain = from_signals(panel, entries, exits, cash=1_000, account="cash")
+    nullable = from_signals(
+        panel, entries.astype("boolean"), exits.astype("boolean"), cash=1_000, account="cash"
+    )
+    assert fills(nullable) == fills(plain)
+    assert len(plain.fills) == 3  # X bought and sold, Y bought
+
+
+def test_commission_rows_follow_each_instruments_lot_size() -> None:
+    # PerShare's fee per lot depends on the lot size: $0.01 a share is 1 cent per lot of 1
+    # and 10 cents per lot of 10; the minimum ($1 = 100 cents) is the same for both.
+    insts = [Instrument("A"), Instrument("B", lot_size=Decimal(10)), Instrument("C")]
+    cm = lower_commission(PerShare(rate="0.01", minimum="1"), insts)
+    assert cm.shape == (3, 1, _layout.NC)
+    rows = cm[:, 0, :].tolist()
+    assert [r[0] for r in rows] == [_layout.C_PER_SHARE] * 3
+    assert [Fraction(r[1], r[2]) for r in rows] == [1, 10, 1]  # cents per lot
+    assert [r[3] for r in rows] == [100] * 3  # the minimum, in cents
+    assert lower_commission(None, []).shape == (0, 1, _layout.NC)
+
+
+def test_half_tick_closes_rerun_on_exact_ticks_like_the_event_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Y's closes sit on half cents, where the float rule cannot decide: the loop stops and
+    # runs again on the engine's exact ticks (a second pass over every column, X too).
+    from solvent.fast import _inputs
+
+    calls: list[int] = []
+    exact = _inputs.exact
+
+    def counted(mkt: Any) -> Any:
+        calls.append(1)
+        return exact(mkt)
+
+    monkeypatch.setattr(_inputs, "exact", counted)
+    opens = [[10.0, 20.0], [10.5, 20.5], [11.0, 21.0], [11.5, 21.5]]
+    closes = [[10.2, 20.005], [10.7, 20.515], [11.2, 21.025], [11.7, 21.535]]
+    panel = bars(["X", "Y"], opens, closes)
+    entries = signal(panel, X=[0], Y=[0])
+    exits = signal(panel, Y=[2])
+    res = from_signals(panel, entries, exits, size=10, cash=1_000, commission=0.001)
+    assert calls == [1]
+    for j, col in enumerate(["X", "Y"]):
+        ev = solvent.backtest(
+            SignalStrategy([col], entries[[col]].to_numpy(), exits[[col]].to_numpy(), size=10),
+            panel.select([col]),
+            cash=1_000,
+            commission=0.001,
+            volume_limit=None,
+        )
+        assert ev.equity_minor.tolist() == res.equity_minor[:, j].tolist()
+    assert [(f.symbol, f.side, f.price) for f in res.fills.itertuples()] == [
+        ("X", "BUY", D("10.50")),
+        ("Y", "BUY", D("20.50")),
+        ("Y", "SELL", D("21.50")),
+    ]

@@ -87,20 +87,22 @@ def _components(model: CommissionModel, inst: Instrument) -> list[tuple[int, ...
 def lower_commission(commission: CommissionModel | Number | None, instruments: Sequence[Instrument]) -> I64:
     """Return ``(N, K, NC)`` commission components per instrument (``C_NONE`` rows pad)."""
     model = resolve_commission(commission)
-    # The rows depend on the instrument only through its lot size and currency.
+    # The rows depend on the instrument only through its lot size and currency: each
+    # distinct pair is lowered once and the instruments index its table (a numpy
+    # assignment per instrument would cost more than the rest of the call).
+    keys: list[tuple[object, object]] = [(inst.lot_size, inst.currency) for inst in instruments]
     memo: dict[tuple[object, object], list[tuple[int, ...]]] = {}
-    rows = []
-    for inst in instruments:
-        key = (inst.lot_size, inst.currency)
+    for key, inst in zip(keys, instruments, strict=True):
         if key not in memo:
             memo[key] = _components(model, inst)
-        rows.append(memo[key])
-    k = max([1, *(len(r) for r in rows)])
-    out = np.zeros((len(instruments), k, ly.NC), dtype=np.int64)
-    for j, comps in enumerate(rows):
+    k = max([1, *(len(r) for r in memo.values())])
+    table = np.zeros((len(memo), k, ly.NC), dtype=np.int64)
+    where: dict[tuple[object, object], int] = {}
+    for g, (pair, comps) in enumerate(memo.items()):
+        where[pair] = g
         for c, comp in enumerate(comps):
-            out[j, c, : len(comp)] = comp
-    return out
+            table[g, c, : len(comp)] = comp
+    return table[np.array([where[key] for key in keys], dtype=np.intp)]
 
 
 def lower_slippage(slippage: SlippageModel | Number | None) -> tuple[int, int]:

@@ -44,14 +44,16 @@ class Market:
 
     panel: BarData
     instruments: tuple[Instrument, ...]
-    open: F64  # prices as given; the loop snaps them to ticks of ``tick`` when read
+    # The panel's own ``(T, N)`` arrays as read-only views, never copies: prices as given
+    # (the loop snaps them to ticks of ``tick`` when read), volume, and ``present``.
+    open: F64
     high: F64
     low: F64
-    close: F64  # (N, T): read every bar, one contiguous stream per symbol
+    close: F64
     volume: F64
     tick: F64  # (N,)
     lot: F64  # (N,)
-    present: B  # (N, T)
+    present: B
     inst: I64  # (N, NI)
     dividends: I64  # (E, 4): bar, column, cash per lot num, den; sorted by bar
     index: pd.DatetimeIndex
@@ -99,7 +101,7 @@ def _instruments(
             raise NotLoweredError(
                 f"{sym}.borrow_fee_rate", inst.borrow_fee_rate, "borrow fees are not lowered"
             )
-        if inst.currency != USD:
+        if inst.currency is not USD and inst.currency != USD:  # identity first: a dataclass ``!=`` is slow
             raise NotLoweredError(f"{sym}.currency", inst.currency.code, "the fast path's account is in USD")
         out.append(inst)
     return out
@@ -157,35 +159,26 @@ def market(
     if len(panel) == 0:
         raise InvalidInputError("data", panel, "has no bars")
     insts = _instruments(panel, instruments, default)
-    tick = readonly(np.array([float(i.tick_size) for i in insts], dtype=np.float64))
-    lot = readonly(np.array([float(i.lot_size) for i in insts], dtype=np.float64))
-    inst = np.zeros((len(insts), ly.NI), dtype=np.int64)
-    for j, i in enumerate(insts):
-        inst[j] = (
-            i.k_num,
-            i.k_den,
-            i.im_long_ppm,
-            i.im_short_ppm,
-            int(i.shortable),
-            i.mm_long_ppm,
-            i.mm_short_ppm,
-        )
+    # One array from a list of rows, not a row assignment per symbol (each a numpy call).
+    rows = [
+        (i.k_num, i.k_den, i.im_long_ppm, i.im_short_ppm, int(i.shortable), i.mm_long_ppm, i.mm_short_ppm)
+        for i in insts
+    ]
+    inst = np.array(rows, dtype=np.int64).reshape(len(insts), ly.NI)
+    tick = readonly(np.array([i.tick_size for i in insts], dtype=np.float64))
+    lot = readonly(np.array([i.lot_size for i in insts], dtype=np.float64))
     index = pd.DatetimeIndex(panel.timestamps, name="timestamp")
-    # Transposing a boolean panel moves one byte at a time; with every bar present (the
-    # usual case) a block of True is the same array, made ten times faster.
-    present = panel.present
-    present_t = np.ones(present.shape[::-1], dtype=np.bool_) if present.all() else present.T
     return Market(
         panel,
         tuple(insts),
         readonly(panel.open),
         readonly(panel.high),
         readonly(panel.low),
-        readonly(panel.close.T),
+        readonly(panel.close),
         readonly(panel.volume),
         tick,
         lot,
-        readonly(present_t),
+        readonly(panel.present),
         inst,
         _dividends(panel, insts),
         index,
@@ -198,7 +191,7 @@ def exact(mkt: Market) -> Market:
     Used when the loop met a price the float rule could not snap (``_snap``).
     """
     op, hi, lo, cl, ones = _snap.exact(mkt.panel, list(mkt.instruments))
-    return replace(mkt, open=op, high=hi, low=lo, close=readonly(cl.T), tick=ones)
+    return replace(mkt, open=op, high=hi, low=lo, close=readonly(cl), tick=ones)
 
 
 def readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -335,9 +328,13 @@ def _align(frame: pd.DataFrame, name: str, mkt: Market, like: Columns | None) ->
 def signals(x: Any, name: str, mkt: Market, like: Columns | None = None) -> tuple[B, Columns]:
     """Return a boolean signal matrix ``(M, T)`` and its columns."""
     frame, cols = _align(_as_frame(x, name, mkt), name, mkt, like)
-    if all(dtype == np.bool_ for dtype in set(frame.dtypes.tolist())):  # the usual case, checked at once
-        # One boolean block comes out ``(T, M)`` Fortran-ordered: ``.T`` is C-contiguous.
-        return np.ascontiguousarray(frame.to_numpy().T), cols
+    values = frame.to_numpy()
+    if values.dtype == np.bool_:
+        # The usual case: only a frame whose columns are all numpy booleans gives a boolean
+        # array (nullable "boolean" columns give objects), so no per-column dtype check
+        # (``DataFrame.dtypes`` builds a Series). One boolean block comes out ``(T, M)``
+        # Fortran-ordered, a view: ``.T`` is C-contiguous, so nothing is copied.
+        return np.ascontiguousarray(values.T), cols
     for label, dtype in frame.dtypes.items():
         if dtype == np.bool_:
             continue

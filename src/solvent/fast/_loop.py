@@ -183,10 +183,11 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Call
     ) -> None:
         """Run every account over every bar; see the module docstring.
 
-        Bars are float arrays over data columns, ``(T, N)`` for open, high, low and volume
-        (read on bars with working orders) and ``(N, T)`` for the close and ``present``
-        (read every bar, so each symbol's stream is contiguous); prices are converted to
-        ticks of ``tick`` when read, volume to lots of ``lot``. Signals ``le, lx, se, sx``
+        Bars are the panel's own ``(T, N)`` arrays over data columns (open, high, low,
+        close, volume and ``present``), passed as read-only views, not transposed copies:
+        a copy of the close cost more (allocation, page faults of fresh memory, the
+        transposition) than reading a column with a stride saves in the loop. Prices are
+        converted to ticks of ``tick`` when read, volume to lots of ``lot``. Signals ``le, lx, se, sx``
         and ``weights`` are ``(M, T)`` over input columns; the slots of account ``a``
         are ``acct_slots[acct_start[a]:acct_start[a+1]]``; input column ``m`` trades data
         column ``slot_col[m]``, whose instrument is ``inst`` (``_layout.I_*``). ``equity``
@@ -240,11 +241,11 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Call
                 if ran:
                     for k in range(na):
                         j = ys[k, Y_COL]
-                        if present[j, t]:
+                        if present[t, j]:
                             o = ticks_nb(op[t, j], tick[j])
                             h = ticks_nb(hi[t, j], tick[j])
                             lw = ticks_nb(lo[t, j], tick[j])
-                            c = ticks_nb(cl[j, t], tick[j])
+                            c = ticks_nb(cl[t, j], tick[j])
                             if o < 0 or h < 0 or lw < 0 or c < 0:
                                 cnt[N_UNSETTLED] = 1
                                 return
@@ -258,32 +259,33 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Call
                         else:
                             ys[k, Y_PRESENT] = 0
                     on_bar_nb(t, FALSE, TRUE, prm, acc, ys, na, od, olist, todo, leg, cm, fb, rb, cnt)
-                else:
-                    # No working order: the bar only moves the marks (the open's mark would
-                    # be replaced by the close's before anyone reads it). A flat symbol's close
-                    # is read only if something needs it (a decision below), so a quiet bar
-                    # costs almost nothing.
-                    for k in range(na):
-                        j = ys[k, Y_COL]
-                        if present[j, t]:
-                            ys[k, Y_PRESENT] = 1
-                            if ys[k, Y_QTY] == 0:
-                                ys[k, Y_STALE] = 1
-                                continue
-                            c = ticks_nb(cl[j, t], tick[j])
-                            if c < 0:
-                                cnt[N_UNSETTLED] = 1
-                                return
-                            ys[k, Y_STALE] = 0
-                            ys[k, Y_MARK] = c
-                            ys[k, Y_LAST] = c
-                        else:
-                            ys[k, Y_PRESENT] = 0
                 nlv = acc[A_CASH]
                 gross = 0
                 mm = 0
                 shorts = False
                 for k in range(na):
+                    if not ran:
+                        # No working order: the bar only moves the marks (the open's mark
+                        # would be replaced by the close's before anyone reads it). A flat
+                        # symbol's close is read only if something needs it (a decision
+                        # below), so a quiet bar costs almost nothing. One pass over the
+                        # symbols does this and the NLV below.
+                        j = ys[k, Y_COL]
+                        if not present[t, j]:
+                            ys[k, Y_PRESENT] = 0
+                        elif ys[k, Y_QTY] == 0:
+                            ys[k, Y_PRESENT] = 1
+                            ys[k, Y_STALE] = 1
+                            continue
+                        else:
+                            c = ticks_nb(cl[t, j], tick[j])
+                            if c < 0:
+                                cnt[N_UNSETTLED] = 1
+                                return
+                            ys[k, Y_PRESENT] = 1
+                            ys[k, Y_STALE] = 0
+                            ys[k, Y_MARK] = c
+                            ys[k, Y_LAST] = c
                     q = ys[k, Y_QTY]
                     if q != 0:
                         kden = ys[k, Y_KDEN]
@@ -324,7 +326,7 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Call
                         # for the orders placed after them.
                         for k in range(na):
                             if ys[k, Y_PRESENT] and ys[k, Y_STALE]:
-                                c = ticks_nb(cl[ys[k, Y_COL], t], tick[ys[k, Y_COL]])
+                                c = ticks_nb(cl[t, ys[k, Y_COL]], tick[ys[k, Y_COL]])
                                 if c < 0:
                                     cnt[N_UNSETTLED] = 1
                                     return
@@ -371,7 +373,7 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Call
                         if action == ACT_NONE:
                             continue
                         if ys[k, Y_STALE]:  # the decision needs this bar's close
-                            c = ticks_nb(cl[ys[k, Y_COL], t], tick[ys[k, Y_COL]])
+                            c = ticks_nb(cl[t, ys[k, Y_COL]], tick[ys[k, Y_COL]])
                             if c < 0:
                                 cnt[N_UNSETTLED] = 1
                                 return

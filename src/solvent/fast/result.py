@@ -28,7 +28,8 @@ _REJECTION_COLUMNS = ("column", "symbol", "timestamp", "order_id", "quantity", "
 
 
 def _money(minor: I64) -> list[Decimal]:
-    return [Decimal(int(v)).scaleb(-2) for v in minor]
+    # ``tolist``: Python ints at once, rather than one numpy scalar per element.
+    return [Decimal(v).scaleb(-2) for v in minor.tolist()]
 
 
 def count_trades(acct: I64, symbol: I64, side: I64, lots: I64) -> I64:
