@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +29,7 @@ import pandas as pd
 from solvent.accounting import rules
 from solvent.errors import InvalidInputError
 from solvent.execution.matching import FillTiming
-from solvent.execution.policies import FixedFeePer, ShortCash, Unfunded, ZeroVolume
+from solvent.execution.policies import FixedFeePer, ShortCash, Unfunded, ZeroVolume, setting
 from solvent.fast import _layout as ly
 from solvent.fast._costs import NotLoweredError
 from solvent.model.instrument import Instrument, default_instruments
@@ -42,21 +41,9 @@ I64 = npt.NDArray[np.int64]
 
 __all__ = ["PROFILE", "Settings", "check_pdt", "resolve"]
 
-_E = TypeVar("_E", bound=StrEnum)
 
 #: Nanoseconds per day: sessions are the calendar dates of the timestamps (the engine's rule).
 _NS_PER_DAY = 86_400_000_000_000
-
-
-def _member(enum: type[_E], value: object, name: str) -> _E:
-    """Return ``value`` as a member of ``enum``; raise naming the valid values."""
-    if isinstance(value, str):
-        try:
-            return enum(value)
-        except ValueError:
-            pass
-    valid = ", ".join(repr(m.value) for m in enum)
-    raise InvalidInputError(name, value, f"must be one of {valid}")
 
 
 def _flag(value: object, name: str) -> bool:
@@ -187,15 +174,15 @@ def resolve(
     policy = resolve_pdt(pdt)  # type: ignore[arg-type]
     return Settings(
         profile=prof.name,
-        fill_timing=_member(FillTiming, chosen["fill_timing"], "fill_timing"),
+        fill_timing=setting(FillTiming, chosen["fill_timing"], "fill_timing"),
         derived_prices=str(derived),
-        fixed_fee_per=_member(FixedFeePer, chosen["fixed_fee_per"], "fixed_fee_per"),
-        short_cash=_member(ShortCash, chosen["short_cash"], "short_cash"),
+        fixed_fee_per=setting(FixedFeePer, chosen["fixed_fee_per"], "fixed_fee_per"),
+        short_cash=setting(ShortCash, chosen["short_cash"], "short_cash"),
         initial_margin=im,
         placement_check=_flag(chosen["placement_check"], "placement_check"),
         partial_fills=bool(chosen["partial_fills"]),  # as the broker takes it
-        unfunded=_member(Unfunded, chosen["unfunded"], "unfunded"),
-        zero_volume=_member(ZeroVolume, chosen["zero_volume"], "zero_volume"),
+        unfunded=setting(Unfunded, chosen["unfunded"], "unfunded"),
+        zero_volume=setting(ZeroVolume, chosen["zero_volume"], "zero_volume"),
         volume_limit=volume_limit,
         pdt=None if policy is None else policy.value,
         lot_size=lot,
