@@ -19,8 +19,9 @@ from _bars import minute_sessions
 from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
 from solvent.model.records import ReasonCode
-from solvent.results.metrics import _median, infer_periods_per_year, rejections_by_reason
+from solvent.results.periods import _median, infer_periods_per_year
 from solvent.results.result import orders_frame_of
+from solvent.results.trades import rejections_by_reason
 
 
 def test_median_one_common_spacing_is_proved_without_sort() -> None:

@@ -20,7 +20,8 @@ from solvent.accounting.account import Account
 from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
 from solvent.engine.backtest import _snap_ticks, _volume_lots
-from solvent.engine.runner import LastCloses, Runner
+from solvent.engine.last_closes import LastCloses
+from solvent.engine.runner import Runner
 from solvent.errors import InvalidInputError
 from solvent.execution.broker import SimulatedBroker
 from solvent.execution.costs import SlippageModel

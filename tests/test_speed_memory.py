@@ -21,7 +21,8 @@ from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
 from solvent.engine.backtest import _snap_ticks, _volume_lots
 from solvent.engine.figures import BLOCK_ROWS, FigureModel
-from solvent.engine.runner import NS_PER_DAY, Runner
+from solvent.engine.runner import Runner
+from solvent.engine.runner_state import NS_PER_DAY
 from solvent.execution.broker import SimulatedBroker
 from solvent.model.instrument import Instrument
 from test_speed_lazy import RandomTrader, assert_same

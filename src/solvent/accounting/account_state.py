@@ -219,7 +219,7 @@ class AccountState:
     def _restate(self, symbol: str, roll_ticks: int | None, ticks: int) -> None:
         """Re-mark a position an engine left unmarked, as if it had been marked all along.
 
-        For the engines only (``engine/runner.py``): the clock does not move and capital
+        For the engines only (``engine/marking.py``): the clock does not move and capital
         used is not tracked (the engine counted the position's value in ``_unmarked`` at
         every moment it tracked). ``roll_ticks``: the mark of the close before the last
         session roll since the position was last marked; the lots are re-based on it

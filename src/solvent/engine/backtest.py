@@ -34,7 +34,8 @@ from solvent.accounting.account import Account
 from solvent.data.frame import BarData, DataError
 from solvent.data.io import from_frame
 from solvent.engine.gcpause import fewer_collections
-from solvent.engine.runner import Progress, Runner
+from solvent.engine.runner import Runner
+from solvent.engine.runner_state import Progress
 from solvent.engine.strategy import Strategy
 from solvent.errors import InvalidInputError
 from solvent.execution.broker import SimulatedBroker
