@@ -23,6 +23,7 @@ from numba.extending import register_jitable
 from solvent.accounting import rules
 from solvent.execution import costs, policies
 from solvent.fast import decide
+from solvent.fast._pipelines import kernel_pipeline, link_only_pipeline
 
 #: The accounting rules the fast path uses (``solvent.accounting.rules``).
 RULES = (
@@ -108,91 +109,6 @@ def _install_dependency_stamps() -> None:
     impl._locator_classes[:0] = ours
 
 
-def _link_only_pipeline() -> Any:
-    """Return a numba compiler pipeline that leaves a function's machine code to its callers.
-
-    numba optimizes every compiled function's module on its own (LLVM's full ``-O3``
-    module pipeline) and emits machine code for it, then links it into each caller and
-    optimizes and emits it again there. A function that only compiled code calls
-    (``internal``, the shared rules) never runs from its own machine code, so both
-    steps are wasted: with this pipeline its library keeps numba's per-function passes
-    and is optimized and emitted once, inside the kernel that links it (about a seventh
-    of a cold first call, docs/fast.md). The kernel itself is compiled as numba always
-    does. This uses numba's compiler-pipeline and code-library classes
-    (``numba.core``); with another numba where they differ, ``None`` (numba's default
-    pipeline) is returned.
-    """
-    try:
-        from numba.core import codegen, compiler, compiler_machinery, typed_passes  # noqa: PLC0415
-
-        base_library: Any = codegen.JITCodeLibrary
-        base_pipeline: Any = compiler.CompilerBase
-        passes: Any = compiler.DefaultPassBuilder
-        native: Any = typed_passes.NativeLowering
-        register_pass: Any = compiler_machinery.register_pass
-        for name in (
-            "_optimize_final_module",
-            "_finalize_final_module",
-            "_finalize_dynamic_globals",
-            "_verify_declare_only_symbols",
-            "codegen",
-        ):
-            getattr(base_library, name)
-    except (ImportError, AttributeError):  # pragma: no cover - another numba
-        return None
-
-    class _NoEnv:
-        """The codegen, less ``set_env``: the function's environment lives in the kernel."""
-
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
-
-        def set_env(self, name: str, env: Any) -> None:
-            """Do nothing: the code is never run from this library, so has no environment."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._inner, name)
-
-    class LinkOnlyLibrary(base_library):  # type: ignore[misc]
-        """A code library that is only ever linked into another one."""
-
-        @property
-        def codegen(self) -> Any:
-            return _NoEnv(self._codegen)
-
-        def _optimize_final_module(self) -> None:
-            """Skip: the kernel's module is optimized with this code linked in."""
-
-        def _finalize_final_module(self) -> None:
-            """Mark the library final without emitting machine code for it."""
-            self._finalize_dynamic_globals()
-            self._verify_declare_only_symbols()
-            self._finalized = True
-
-    @register_pass(mutates_CFG=True, analysis_only=False)
-    class LinkOnlyLowering(native):  # type: ignore[misc]
-        """numba's lowering, into a ``LinkOnlyLibrary``."""
-
-        _name = "solvent_link_only_lowering"
-
-        def run_pass(self, state: Any) -> bool:
-            if state.library is None:  # as numba's own pass, with the library class changed
-                state.library = LinkOnlyLibrary(state.targetctx.codegen(), state.func_id.func_qualname)
-                state.library.enable_object_caching()
-            return bool(super().run_pass(state))
-
-    class LinkOnlyPipeline(base_pipeline):  # type: ignore[misc]
-        """numba's nopython pipeline with ``LinkOnlyLowering`` for its lowering pass."""
-
-        def define_pipelines(self) -> list[Any]:
-            pm = passes.define_nopython_pipeline(self.state)
-            pm.passes = [(LinkOnlyLowering if p is native else p, d) for p, d in pm.passes]
-            pm.finalize()
-            return [pm]
-
-    return LinkOnlyPipeline
-
-
 #: Options of every compiled function here. numba accepts them but does not declare
 #: them in its stubs. Each one removes code numba would otherwise generate, type and
 #: optimize for every function (measured in docs/fast.md, *Speed and compilation*):
@@ -200,10 +116,16 @@ def _link_only_pipeline() -> Any:
 #: (``_nrt=False``: the loop allocates nothing, its arrays belong to the caller).
 _LEAN: dict[str, Any] = {"no_cfunc_wrapper": True, "_nrt": False}
 #: ... and no Python entry wrapper for functions only compiled code calls, whose
-#: machine code is only emitted inside the kernel (``_link_only_pipeline``).
+#: machine code is only emitted inside the kernel (``_pipelines.link_only_pipeline``).
 _INTERNAL: dict[str, Any] = {"no_cpython_wrapper": True, **_LEAN}
-if (_pipeline := _link_only_pipeline()) is not None:
+if (_pipeline := link_only_pipeline()) is not None:
     _INTERNAL["pipeline_class"] = _pipeline
+
+
+#: ... and the kernels: numba's own pipeline (``_pipelines.kernel_pipeline``).
+_KERNEL: dict[str, Any] = dict(_LEAN)
+if (_kernel_pipe := kernel_pipeline()) is not None:
+    _KERNEL["pipeline_class"] = _kernel_pipe
 
 
 def internal(fn: F) -> F:
@@ -213,7 +135,7 @@ def internal(fn: F) -> F:
 
 def kernel(fn: F) -> F:
     """Compile ``fn`` as an entry point, cached on disk (``__pycache__`` next to it)."""
-    return cast(F, njit(cache=True, **_LEAN)(fn))
+    return cast(F, njit(cache=True, **_KERNEL)(fn))
 
 
 def register() -> None:
