@@ -8,6 +8,8 @@ Each must give what the plain versions gave.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -18,6 +20,7 @@ import pytest
 from _bars import minute_sessions
 from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
+from solvent.execution.broker import SimulatedBroker
 from solvent.model.records import ReasonCode
 from solvent.results.periods import _median, infer_periods_per_year
 from solvent.results.result import orders_frame_of
@@ -76,12 +79,24 @@ class BuyThenTooMuch(Strategy):
             ctx.order(sym, 1_000)
 
 
-def test_orders_frame_built_on_first_read_from_final_order_states() -> None:
+class _WatchBroker(BuyThenTooMuch):
+    """``BuyThenTooMuch`` that keeps a weak reference to the run's broker."""
+
+    broker: weakref.ref[SimulatedBroker] | None = None
+
+    def on_start(self, ctx: Context) -> None:
+        self.broker = weakref.ref(ctx._broker)
+
+
+def test_orders_frame_built_on_first_read_from_final_order_states_without_the_broker() -> None:
     stamps = pd.bdate_range("2024-01-02", periods=6).to_numpy()
     px = np.array([[10.0], [10.0], [11.0], [12.0], [12.0], [12.0]])
     data = BarData(stamps, ["AAA"], px, px, px, px, np.full(px.shape, 1e6))
-    res = backtest(BuyThenTooMuch, data, cash=1_000, account="cash", partial_fills=False)
+    strat = _WatchBroker()
+    res = backtest(strat, data, cash=1_000, account="cash", partial_fills=False)
     assert "orders" not in res._built
+    gc.collect()  # the result keeps the orders' raw figures, not the broker and its ledger
+    assert strat.broker is not None and strat.broker() is None
     orders = res.orders
     assert res.orders is orders  # built once, kept
     assert orders["status"].tolist() == ["filled", "filled", "rejected"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from solvent.engine.runner_state import Progress
 from solvent.engine.strategy import Strategy
 from solvent.errors import InvalidInputError
 from solvent.execution.broker import SimulatedBroker
+from solvent.execution.broker_state import order_states_of
 from solvent.execution.costs import CommissionModel, SlippageModel
 from solvent.execution.matching import FillTiming
 from solvent.model.instrument import Instrument, default_instruments
@@ -402,7 +404,8 @@ def _build_result(
         cash_minor=cash_arr,
         margin_minor=margin_minor,
         position_lots=(lots_hist, np.array([float(i.lot_size) for i in insts]), tuple(panel.symbols)),
-        _order_states=broker.order_states,  # the frame is built on first read
+        # The orders' raw figures now (the broker is freed with the run), the table on first read.
+        _order_states=partial(order_states_of, *broker.order_facts()),
         fills=fills_frame(broker.fills),
         trades=trades_frame(acct.trades),
         rejections=rejections_frame(broker.rejections),

@@ -153,6 +153,42 @@ class OrderView:
 #: its status, working and filled quantity, average fill price, commission and reason.
 OrderState = tuple[Order, OrderStatus, Decimal, Decimal, Decimal | None, Decimal, ReasonCode | None]
 
+#: One order's raw figures (``SimulatedBroker.order_facts``): the order, its status and
+#: instrument, working and filled lots, notional and commission filled (minor units),
+#: and its reason (or ``SCALED_DOWN`` when it was cut at placement).
+OrderFacts = tuple[Order, OrderStatus, Instrument, int, int, int, int, ReasonCode | None]
+
+
+def _reason_of(w: _Working) -> ReasonCode | None:
+    """Return why ``w`` was refused, cancelled or expired, else ``SCALED_DOWN`` if it was cut."""
+    return w.reason if w.reason is not None else w.cut
+
+
+def order_states_of(digits: int, facts: Iterable[OrderFacts]) -> list[OrderState]:
+    """Return ``SimulatedBroker.order_states`` from ``order_facts`` (the account's ``digits``)."""
+    # Every instrument is in the account's currency (``add_instrument`` checks): one
+    # scale for every average price, one zero for every order that paid nothing.
+    scale = Decimal(10) ** digits
+    no_commission = Decimal(0).scaleb(-digits)
+    out: list[OrderState] = []
+    append = out.append
+    for order, status, inst, lots, filled, notional, comm, reason in facts:
+        # The same quotient as ``_view``'s.
+        avg = Decimal(notional) / (abs(filled) * inst.lot_size * inst.multiplier * scale) if filled else None
+        append(
+            (
+                order,
+                status,
+                inst.quantity(lots),
+                inst.quantity(filled),
+                avg,
+                Decimal(comm).scaleb(-digits) if comm else no_commission,
+                reason,
+            )
+        )
+    return out
+
+
 #: ``OrderView(...)`` of values typed already, without its frozen ``__init__`` (a view
 #: is built for every order). Fields: order, status, quantity, filled_quantity,
 #: avg_fill_price, commission, reason, history.
@@ -361,7 +397,7 @@ class BrokerState:
         comm = w.commission
         # Nothing charged yet (every view at placement): one shared zero (Money is immutable).
         commission = self._zero if comm == 0 else new_money(comm, self.account.currency)
-        reason = w.reason if w.reason is not None else w.cut
+        reason = _reason_of(w)
         return _new_view(
             w.order,
             w.status,
@@ -383,33 +419,19 @@ class BrokerState:
         The fields of ``orders()``'s views but the history and with the commission as
         a ``Decimal`` amount: what the orders table needs, without a view per order.
         """
-        digits = self.account.currency.digits
-        # Every instrument is in the account's currency (``add_instrument`` checks): one
-        # scale for every average price, one zero for every order that paid nothing.
-        scale = Decimal(10) ** digits
-        no_commission = Decimal(0).scaleb(-digits)
-        out: list[OrderState] = []
-        append = out.append
-        for w in self._orders.values():
-            inst = w.inst
-            filled = w.filled
-            if filled:  # the same quotient as ``_view``'s
-                avg = Decimal(w.notional) / (abs(filled) * inst.lot_size * inst.multiplier * scale)
-            else:
-                avg = None
-            comm = w.commission
-            append(
-                (
-                    w.order,
-                    w.status,
-                    inst.quantity(w.lots),
-                    inst.quantity(filled),
-                    avg,
-                    Decimal(comm).scaleb(-digits) if comm else no_commission,
-                    w.reason if w.reason is not None else w.cut,
-                )
-            )
-        return out
+        return order_states_of(*self.order_facts())
+
+    def order_facts(self) -> tuple[int, list[OrderFacts]]:
+        """Return ``(currency digits, each order's raw figures)``: ``order_states`` later.
+
+        What ``order_states_of`` turns into ``order_states()``, read now as it is (no
+        decimals built): a finished run keeps this, not the broker, until its orders
+        table is read.
+        """
+        return self.account.currency.digits, [
+            (w.order, w.status, w.inst, w.lots, w.filled, w.notional, w.commission, _reason_of(w))
+            for w in self._orders.values()
+        ]
 
     def open_orders(self, symbol: str | None = None) -> list[OrderView]:
         """Return the working orders (of one symbol, or all)."""
