@@ -433,22 +433,12 @@ class Matching(Placement):
             total = model.order_commission(inst, abs(w.filled) + want, w.notional + notional, w.month_lots)
         comm = total - w.commission
         comm = comm if comm > 0 else 0  # as ``_book`` charges it
-        acct = self.account
-        if acct.kind is _CASH_ACCOUNT and not self._credit:
-            # ``_free_at_fill`` of a cash account, inlined (one per opening fill): its
-            # buying power before reservations is its settled cash, floored at zero.
-            book = acct._reservations
-            r = book._by_id.get(w.order.order_id) if w.reserved else None
-            own = 0 if r is None else r.remaining
-            free = rules.cash_buying_power(acct._cash - acct._unsettled_total, 0) - book.total
+        if self._credit or self.account.kind is _CASH_ACCOUNT:
             need = notional + comm  # ``opening_bp_cost`` at 100% / 100%
         else:
-            if self._credit:
-                need = notional + comm
-            else:
-                rate, base = self._opening_rates(w.order.symbol, w.order.side)
-                need = rules.opening_bp_cost(notional, comm, rate, base)
-            own, free = self._free_at_fill(w, 0)
+            rate, base = self._opening_rates(w.order.symbol, w.order.side)
+            need = rules.opening_bp_cost(notional, comm, rate, base)
+        own, free = self._free_at_fill(w, 0)
         return (notional, comm) if gk.fill_covered(need, own, free) else None
 
     def _execute_fok(

@@ -347,18 +347,14 @@ class Placement(BrokerState):
                 need = cost(abs(opening))
             else:
                 # A cash account is always at cash rates: no call to ask.
-                cash_kind = acct.kind is _CASH_ACCOUNT
-                rates = _CASH_RATES if cash_kind else self._opening_rates(order.symbol, opening)
+                rates = (
+                    _CASH_RATES if acct.kind is _CASH_ACCOUNT else self._opening_rates(order.symbol, opening)
+                )
                 credit = self._pending_exit_credit() if self._open else 0
                 if closing:  # a flip: its own closing leg frees buying power before the opening leg
                     # (no commission here: ``cost`` below charges the whole order's commission)
                     credit += self._closing_credit(inst, pos, closing, price, 0)
-                if cash_kind:  # ``acct._buying_power()`` of a cash account, without two calls
-                    gross = rules.cash_buying_power(acct._cash - acct._unsettled_total, 0)
-                    bp = gross - acct._reservations.total
-                    bp = bp if bp > 0 else 0
-                else:
-                    bp = acct._buying_power()
+                bp = acct._buying_power()
                 available = bp + credit
                 model = self.commission_model
                 if rates is _CASH_RATES and inst.k_den == 1 and type(model) in _VALUE_FEE_MODELS:
