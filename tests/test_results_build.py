@@ -14,6 +14,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 
@@ -22,34 +23,50 @@ from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
 from solvent.execution.broker import SimulatedBroker
 from solvent.model.records import ReasonCode
-from solvent.results.periods import _median, infer_periods_per_year
+from solvent.results import periods
+from solvent.results.exposure import _total
+from solvent.results.periods import _median_step, infer_periods_per_year
 from solvent.results.result import orders_frame_of
+from solvent.results.returns import return_ratios, sharpe, sortino, volatility
 from solvent.results.trades import rejections_by_reason
+
+
+def stamps(steps: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Return stamps (ns) whose consecutive steps are ``steps``."""
+    return np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(steps)])
 
 
 def test_median_one_common_spacing_is_proved_without_sort() -> None:
     # 1,999 one-minute steps and one overnight gap: the middle ranks are minutes.
     steps = np.full(2_000, 60, dtype=np.int64)
     steps[777] = 17 * 3600
-    assert _median(steps) == 60.0
+    assert _median_step(stamps(steps)) == 60.0
 
 
-def test_median_middle_ranks_differ_falls_back_to_the_mean_of_both() -> None:
+@pytest.mark.parametrize("block", [97, 1 << 16])
+def test_median_middle_ranks_differ_falls_back_to_the_mean_of_both(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(periods, "_COUNT_BLOCK", block)
     # 1,000 steps of 1 and 1,000 of 3: the middle ranks hold 1 and 3, median 2.0,
     # a value the sample cannot propose.
     steps = np.repeat(np.array([3, 1], dtype=np.int64), 1_000)
-    assert _median(steps) == 2.0
+    assert _median_step(stamps(steps)) == 2.0
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_median_random_steps_equal_numpy_median(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "block"), [(s, b) for s in range(6) for b in (97, 1 << 16)])
+def test_median_random_steps_equal_numpy_median(
+    seed: int, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Counted in blocks of 97 stamps too: every block boundary's step is counted once.
+    monkeypatch.setattr(periods, "_COUNT_BLOCK", block)
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1_025, 9_000))
     choices = rng.integers(1, 10**12, int(rng.integers(1, 6)))
     steps = rng.choice(choices, n, p=None).astype(np.int64)
     if seed % 2:  # one spacing most of the time, as bars come
         steps[rng.random(n) < 0.9] = choices[0]
-    assert _median(steps) == float(np.median(steps))
+    assert _median_step(stamps(steps)) == float(np.median(steps))
 
 
 def test_infer_periods_per_year_minute_bars_over_sessions_98280() -> None:
@@ -105,3 +122,21 @@ def test_orders_frame_built_on_first_read_from_final_order_states_without_the_br
     assert orders["avg_fill_price"].tolist()[:2] == [Decimal("10.00"), Decimal("12.00")]
     assert orders["reason"].tolist()[2] == ReasonCode.INSUFFICIENT_BUYING_POWER.value
     pd.testing.assert_frame_equal(orders, orders_frame_of(res._order_states()))
+
+
+@pytest.mark.parametrize("risk_free", [0.0, 0.04])
+@pytest.mark.parametrize("n", [0, 1, 2, 500])
+def test_return_ratios_equal_the_three_functions(n: int, risk_free: float) -> None:
+    rng = np.random.default_rng(n)
+    rets = pd.Series(rng.normal(0.0005, 0.01, n))
+    if n > 2:
+        rets.iloc[[1, 7 % n]] = np.nan  # skipped by all three
+    got = return_ratios(rets, 252.0, risk_free)
+    want = (volatility(rets, 252.0), sharpe(rets, 252.0, risk_free), sortino(rets, 252.0))
+    np.testing.assert_array_equal(np.array(got), np.array(want))  # NaN equal to NaN, else bit for bit
+
+
+@pytest.mark.parametrize("values", [[0.0, 2.5, 0.0, 1e9], [1.0, -2.0, 3.0], [-0.0, 0.0], [np.nan, 1.0], []])
+def test_traded_total_equals_the_sum_of_absolute_values(values: list[float]) -> None:
+    arr = np.array(values, dtype=np.float64)
+    np.testing.assert_array_equal(_total(arr), float(np.sum(np.abs(arr))))

@@ -9,6 +9,7 @@ must give what the run-sized versions gave.
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 
 import numpy as np
@@ -18,6 +19,7 @@ import pytest
 from _bars import minute_sessions
 from solvent.accounting.account import Account
 from solvent.data import BarData
+from solvent.data.frame import DataError
 from solvent.engine import Context, Strategy, backtest
 from solvent.engine.backtest import _snap_ticks, _volume_lots
 from solvent.engine.figures import BLOCK_ROWS, FigureModel
@@ -68,7 +70,30 @@ def _runner(data: BarData) -> Runner:
     return Runner(Strategy(), data, broker, insts, (*ticks, _volume_lots(data.volume, insts)))
 
 
-def test_session_lookups_equal_the_run_sized_arrays() -> None:
+@pytest.mark.parametrize("lazy", [True, False])
+def test_cash_account_margin_arrays_are_one_array_of_the_long_value(lazy: bool) -> None:
+    # A cash account's initial and maintenance margin are both what it holds, in full:
+    # the run keeps one array for both, and it is NLV less cash on every bar.
+    data = full_panel(31, 300, 3, intraday=False)
+    kw = {"cash": 50_000, "account": "cash", "commission": 0.001, "seed": 31, "rate": 0.05}
+    res = backtest(RandomTrader, data, _lazy=lazy, **kw)  # type: ignore[arg-type]
+    im, mm = res.margin_minor["initial_margin"], res.margin_minor["maintenance_margin"]
+    assert im is mm
+    assert (im > 0).sum() > 100
+    np.testing.assert_array_equal(im, res.equity_minor - res.cash_minor)
+
+
+def test_margin_account_margin_arrays_are_two() -> None:
+    data = full_panel(32, 200, 2, intraday=False)
+    res = backtest(RandomTrader, data, cash=50_000, account="margin", seed=32, rate=0.05)  # type: ignore[arg-type]
+    im, mm = res.margin_minor["initial_margin"], res.margin_minor["maintenance_margin"]
+    assert im is not mm and (im > mm).any()
+
+
+@pytest.mark.parametrize("block", [1, 3, 4, 1 << 16])
+def test_session_lookups_equal_the_run_sized_arrays(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Day numbers read in blocks of 1, 3 and 4 stamps: new days fall on block edges too.
+    monkeypatch.setattr(sys.modules["solvent.engine.runner_state"], "DAY_BLOCK", block)
     # Uneven sessions: 1, 3, 2 and 4 bars, the last one alone on its day.
     stamps = pd.to_datetime(
         ["2024-01-02 15:59", "2024-01-03 09:30", "2024-01-03 09:31", "2024-01-03 15:59", "2024-01-04 09:30",
@@ -111,6 +136,41 @@ def test_snap_ticks_near_half_ticks_equal_the_exact_rule() -> None:
     want = [inst.snap_price(float(p)) for p in prices[:, 0]]
     assert got[:, 0].tolist() == want
     assert got[0, 0] == inst.snap_price(Decimal(str(prices[0, 0])))
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 17])
+def test_snap_ticks_in_blocks_equal_every_cell_exact(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Holes, ties and plain prices on three symbols of different ticks, converted in
+    # blocks of a few cells: every present cell as ``snap_price``, every absent one 0.
+    monkeypatch.setattr(sys.modules["solvent.engine.backtest"], "SNAP_BLOCK", block)
+    rng = np.random.default_rng(11)
+    t = 61
+    base = np.round(rng.uniform(1, 50, (t, 3)), 2)
+    hairs = rng.choice([0.0, 0.005, 0.0049999999, 0.0050000001, 0.025], (t, 3))
+    prices = base + hairs
+    present = rng.random((t, 3)) > 0.2
+    prices[~present] = np.nan
+    insts = [Instrument("A"), Instrument("B", tick_size=Decimal("0.05")), Instrument("C")]
+    got = _snap_ticks(prices, present, insts, "open")
+    for j, inst in enumerate(insts):
+        want = [
+            inst.snap_price(float(p)) if ok else 0 for p, ok in zip(prices[:, j], present[:, j], strict=True)
+        ]
+        assert got[:, j].tolist() == want
+
+
+@pytest.mark.parametrize("block", [2, 1 << 17])
+def test_snap_ticks_zero_tick_cell_raises_naming_the_first_cell(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules["solvent.engine.backtest"], "SNAP_BLOCK", block)
+    prices = np.full((6, 2), 10.0)
+    prices[4, 1] = 0.004  # rounds to 0 ticks, after a cell at row 2 that does too
+    prices[2, 0] = 0.001
+    insts = [Instrument("A"), Instrument("B")]
+    with pytest.raises(DataError, match="rounds to zero ticks") as info:
+        _snap_ticks(prices, np.ones_like(prices, dtype=bool), insts, "low")
+    assert info.value.symbol == "A" and info.value.timestamp == 2
 
 
 def test_figure_model_fill_writes_only_the_picked_rows() -> None:

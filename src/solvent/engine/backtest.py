@@ -60,6 +60,12 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
+#: Cells converted per block in ``_snap_ticks``: its temporaries (two float and two bool
+#: buffers of this many cells, 1.25 MB) are reused block after block, where run-sized
+#: temporaries cost fresh pages of memory on every run (dearer than the arithmetic).
+SNAP_BLOCK = 1 << 17
+
+
 def _snap_ticks(
     prices: FloatArray, present: npt.NDArray[np.bool_], insts: list[Instrument], name: str
 ) -> IntArray:
@@ -67,30 +73,50 @@ def _snap_ticks(
 
     The float quotient ``price / tick`` decides, except within 1e-6 of a half tick,
     where the exact decimal rule of ``Instrument.snap_price`` is applied cell by cell.
+    Near ties are settled (or raise) in row order before any cell that rounds to zero
+    ticks is reported.
     """
+    t, n = prices.shape
     tick = np.array([float(i.tick_size) for i in insts])
-    # In place where possible: each run-sized temporary costs fresh pages of memory.
     full = bool(present.all())
-    q = prices / tick if full else np.where(present, prices, 0.0)
-    if not full:
-        q /= tick
-    whole = np.rint(q)
-    out: IntArray = whole.astype(np.int64)
-    # Within 1e-6 of a half tick: ``|q - rint(q)|`` (at most 0.5) above 0.5 - 1e-6.
-    np.subtract(q, whole, out=q)
-    del whole
-    np.abs(q, out=q)
-    near_tie = q > 0.5 - 1e-6
-    if not full:
-        near_tie &= present
-    del q
-    for r, c in zip(*np.nonzero(near_tie), strict=True):
-        out[r, c] = insts[c].snap_price(float(prices[r, c]), f"bar.{name}")
-    bad = out <= 0
-    if not full:
-        bad &= present
-    if bad.any():
-        r, c = (int(x[0]) for x in np.nonzero(bad))
+    out: IntArray = np.empty((t, n), dtype=np.int64)
+    rows = max(1, SNAP_BLOCK // max(n, 1))
+    size = min(t, rows) * n
+    q_buf, whole_buf = np.empty(size), np.empty(size)
+    tie_buf, bad_buf = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
+    first_bad: tuple[int, int] | None = None
+    for r0 in range(0, t, rows):
+        r1 = min(t, r0 + rows)
+        m = (r1 - r0) * n
+        q = q_buf[:m].reshape(r1 - r0, n)
+        whole = whole_buf[:m].reshape(r1 - r0, n)
+        near_tie = tie_buf[:m].reshape(r1 - r0, n)
+        bad = bad_buf[:m].reshape(r1 - r0, n)
+        block = prices[r0:r1]
+        if full:
+            np.divide(block, tick, out=q)
+        else:
+            q.fill(0.0)  # absent cells (NaN prices) are 0 ticks
+            np.divide(block, tick, out=q, where=present[r0:r1])
+        np.rint(q, out=whole)
+        out[r0:r1] = whole
+        # Within 1e-6 of a half tick: ``|q - rint(q)|`` (at most 0.5) above 0.5 - 1e-6.
+        np.subtract(q, whole, out=q)
+        np.abs(q, out=q)
+        np.greater(q, 0.5 - 1e-6, out=near_tie)
+        if not full:
+            near_tie &= present[r0:r1]
+        for r, c in zip(*np.nonzero(near_tie), strict=True):
+            out[r0 + r, c] = insts[c].snap_price(float(block[r, c]), f"bar.{name}")
+        if first_bad is None:
+            np.less_equal(out[r0:r1], 0, out=bad)
+            if not full:
+                bad &= present[r0:r1]
+            if bad.any():
+                r, c = (int(x[0]) for x in np.nonzero(bad))
+                first_bad = (r0 + r, c)
+    if first_bad is not None:
+        r, c = first_bad
         raise DataError(
             name, float(prices[r, c]), "rounds to zero ticks", symbol=insts[c].symbol, timestamp=r
         )
@@ -98,11 +124,20 @@ def _snap_ticks(
 
 
 def _volume_lots(volume: FloatArray, insts: list[Instrument]) -> IntArray:
+    """Return ``volume`` in whole lot steps, floored (block by block, as ``_snap_ticks``)."""
+    t, n = volume.shape
     lot = np.array([float(i.lot_size) for i in insts])
-    # A hair of tolerance so 300.0 / 0.1 (2999.9999...) counts as 3000 lots.
-    q = volume / lot
-    q += 1e-9
-    out: IntArray = np.floor(q, out=q).astype(np.int64)
+    out: IntArray = np.empty((t, n), dtype=np.int64)
+    rows = max(1, SNAP_BLOCK // max(n, 1))
+    q_buf = np.empty(min(t, rows) * n)
+    for r0 in range(0, t, rows):
+        r1 = min(t, r0 + rows)
+        q = q_buf[: (r1 - r0) * n].reshape(r1 - r0, n)
+        np.divide(volume[r0:r1], lot, out=q)
+        # A hair of tolerance so 300.0 / 0.1 (2999.9999...) counts as 3000 lots.
+        q += 1e-9
+        np.floor(q, out=q)
+        out[r0:r1] = q
     return out
 
 
@@ -336,7 +371,8 @@ def _build_result(
     equity, cash_arr, bp, im, mm = runner.equity, runner.cash, runner.bp, runner.im, runner.mm
     traded, lots_hist = runner.traded, runner.lots_hist
     scale = 10.0**acct.currency.digits
-    index = pd.DatetimeIndex(panel.timestamps, name="timestamp")
+    # ``copy=False``: the panel's stamps as they are (a run-sized copy is fresh memory).
+    index = pd.DatetimeIndex(panel.timestamps, name="timestamp", copy=False)
     # ``copy=False``: the quotient is a new array already (pandas would copy it again).
     eq = pd.Series(equity / scale, index=index, name="equity", copy=False)
     unit = np.array([float(i.lot_size * i.multiplier) for i in insts])

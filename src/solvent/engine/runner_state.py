@@ -47,6 +47,27 @@ def last_close_ticks(close: IntArray, present: BoolArray) -> IntArray:
     return out
 
 
+#: Timestamps read per block by ``new_day_rows`` (its temporaries are reused).
+DAY_BLOCK = 1 << 16
+
+
+def new_day_rows(times: npt.NDArray[np.datetime64]) -> list[int]:
+    """Return the rows whose calendar date differs from the row before's, in order.
+
+    Block by block: the day numbers of a million stamps would be fresh run-sized memory.
+    """
+    ns = times.astype("datetime64[ns]", copy=False).view(np.int64)
+    out: list[int] = []
+    prev = 0
+    for r0 in range(0, len(ns), DAY_BLOCK):
+        day = ns[r0 : r0 + DAY_BLOCK] // NS_PER_DAY
+        if r0 and day.item(0) != prev:
+            out.append(r0)
+        out.extend((np.flatnonzero(day[1:] != day[:-1]) + (r0 + 1)).tolist())
+        prev = day.item(-1)
+    return out
+
+
 def events(
     values: FloatArray, neutral: float, symbols: tuple[str, ...]
 ) -> dict[int, list[tuple[str, float]]]:
@@ -98,12 +119,10 @@ class RunnerState:
             open_eff.max(axis=0, initial=0), self.lastc.max(axis=0, initial=0)
         ).tolist()
         self.times = panel.timestamps
-        day = self.times.astype("datetime64[ns]").view(np.int64) // NS_PER_DAY
         # Sessions are calendar dates of the (exchange-time) timestamps: the rows where
         # one starts and ends, a few thousand (lookups by set and bisection, no arrays of
         # the run's length).
-        new_days = (np.flatnonzero(day[1:] != day[:-1]) + 1).tolist()
-        del day
+        new_days = new_day_rows(self.times)
         self.new_days: list[int] = new_days
         self.session_starts: list[int] = [0, *new_days]
         self.session_ends: list[int] = [d - 1 for d in new_days] + [t - 1]
@@ -142,7 +161,9 @@ class RunnerState:
         self.cash = np.zeros(t, dtype=np.int64)
         self.bp = np.zeros(t, dtype=np.int64)
         self.im = np.zeros(t, dtype=np.int64)
-        self.mm = np.zeros(t, dtype=np.int64)
+        # A cash account's margin is what it holds, in full, for both rates (the ledger's
+        # ``_position_margin``; it never holds a short): one array serves both.
+        self.mm = self.im if self.acct.kind is AccountKind.CASH else np.zeros(t, dtype=np.int64)
         self.traded = np.zeros(t)  # written after the run from ``_traded``
         self._traded: dict[int, float] = {}  # bar -> value traded (a numpy cell per fill is dear)
         self.lazy_rows = np.zeros(t, dtype=bool)  # figures computed by the model after the run

@@ -58,13 +58,14 @@ def max_drawdown(equity: pd.Series) -> DrawdownStats:
     n = e.size
     if n == 0:
         return DrawdownStats(_NAN, None, None, zero_span, 0)
-    peak_val = np.maximum.accumulate(e)
-    dd = np.zeros(n)
-    positive = peak_val > 0
-    np.divide(e, peak_val, out=dd, where=positive)
-    np.subtract(1.0, dd, out=dd, where=positive)  # 0 where the peak is not positive
-    at_high = e >= peak_val
-    del peak_val, positive
+    # The running peak, then the drawdown in its place (one run-sized float array).
+    dd = np.maximum.accumulate(e)
+    at_high = e >= dd
+    positive = dd > 0
+    np.divide(e, dd, out=dd, where=positive)
+    np.subtract(1.0, dd, out=dd, where=positive)
+    np.copyto(dd, 0.0, where=np.logical_not(positive, out=positive))  # 0 where the peak is not positive
+    del positive
 
     depth = float(dd.max())
     peak_label: Hashable | None = None

@@ -59,6 +59,16 @@ def exposure(gross_exposure: pd.Series | npt.ArrayLike, equity: pd.Series | npt.
     return ExposureStats(in_market, lev)
 
 
+def _total(values: pd.Series | npt.ArrayLike) -> float:
+    """Return the sum of the absolute values (``turnover``'s traded total)."""
+    v = _to_float_array(values)
+    # Values that are all non-negative (traded value per bar) add up as they are: the
+    # same floats in the same order, without a run-sized array of absolute values.
+    if v.size and float(v.min()) >= 0:
+        return float(np.sum(v))
+    return float(np.sum(np.abs(v)))
+
+
 def turnover(
     traded_value: pd.Series | npt.ArrayLike | MoneyLike,
     equity: pd.Series,
@@ -100,7 +110,7 @@ def turnover(
     if isinstance(traded_value, Money | Decimal | int | float):
         total = abs(float(_as_decimal(traded_value)))
     else:
-        total = float(np.sum(np.abs(_to_float_array(traded_value))))
+        total = _total(traded_value)
     result = total / mean_e
     if not annualize:
         return result

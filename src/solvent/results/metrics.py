@@ -39,16 +39,25 @@ from decimal import Decimal
 import numpy.typing as npt
 import pandas as pd
 
+from solvent.model.money import Money
 from solvent.results.conversions import _NAN, MoneyLike, _as_decimal, _index_of
 from solvent.results.drawdown import DrawdownStats, max_drawdown
-from solvent.results.exposure import ExposureStats, exposure, turnover
+from solvent.results.exposure import ExposureStats, _total, exposure, turnover
 from solvent.results.periods import (
     BUSINESS_DAYS_PER_YEAR,
     SESSION_LENGTH,
     _periods_per_year,
     infer_periods_per_year,
 )
-from solvent.results.returns import cagr, sharpe, simple_returns, sortino, total_return, volatility
+from solvent.results.returns import (
+    cagr,
+    return_ratios,
+    sharpe,
+    simple_returns,
+    sortino,
+    total_return,
+    volatility,
+)
 from solvent.results.trades import (
     TradesLike,
     TradeStats,
@@ -152,6 +161,7 @@ def compute_metrics(
             raise
     annual = not math.isnan(ppy)
     rets = simple_returns(equity)
+    vol, sharpe_ratio, sortino_ratio = return_ratios(rets, ppy, risk_free) if annual else (_NAN, _NAN, _NAN)
     dd = max_drawdown(equity)
     expo = exposure(gross_exposure, equity) if gross_exposure is not None else ExposureStats(_NAN, _NAN)
     ts = trade_stats(trades)
@@ -159,8 +169,12 @@ def compute_metrics(
     if traded_value is None:
         turn, annual_turn = _NAN, _NAN
     else:
-        turn = turnover(traded_value, equity)
-        annual_turn = turnover(traded_value, equity, annualize=True, periods_per_year=ppy) if annual else _NAN
+        # The traded total once (a per-bar array is summed here, not once per call).
+        traded_total = (
+            traded_value if isinstance(traded_value, Money | Decimal | int | float) else _total(traded_value)
+        )
+        turn = turnover(traded_total, equity)
+        annual_turn = turnover(traded_total, equity, annualize=True, periods_per_year=ppy) if annual else _NAN
     return {
         "start": index[0] if n else None,
         "end": index[-1] if n else None,
@@ -170,9 +184,9 @@ def compute_metrics(
         "final_equity": _as_decimal(raw[-1]) if n else None,
         "total_return": total_return(equity),
         "cagr": cagr(equity, ppy) if annual else _NAN,
-        "volatility": volatility(rets, ppy) if annual else _NAN,
-        "sharpe": sharpe(rets, ppy, risk_free) if annual else _NAN,
-        "sortino": sortino(rets, ppy) if annual else _NAN,
+        "volatility": vol,
+        "sharpe": sharpe_ratio,
+        "sortino": sortino_ratio,
         "max_drawdown": dd.fraction,
         "max_drawdown_peak": dd.peak,
         "max_drawdown_trough": dd.trough,

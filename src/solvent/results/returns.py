@@ -121,7 +121,12 @@ def volatility(returns: pd.Series | npt.ArrayLike, periods_per_year: float) -> f
     r = _finite(returns)
     if r.size < 2:
         return _NAN
-    return float(np.std(r, ddof=1) * math.sqrt(periods_per_year))
+    return _std(r) * math.sqrt(periods_per_year)
+
+
+def _std(x: FloatArray) -> float:
+    """Return the sample standard deviation (``ddof=1``) of at least two values."""
+    return float(np.std(x, ddof=1))
 
 
 def sharpe(returns: pd.Series | npt.ArrayLike, periods_per_year: float, risk_free: float = 0.0) -> float:
@@ -149,12 +154,36 @@ def sharpe(returns: pd.Series | npt.ArrayLike, periods_per_year: float, risk_fre
     r = _finite(returns)
     if r.size < 2:
         return _NAN
+    return _sharpe(r, periods_per_year, risk_free, None)
+
+
+def _sharpe(r: FloatArray, periods_per_year: float, risk_free: float, sd_r: float | None) -> float:
+    """``sharpe`` of at least two finite returns; ``sd_r``: their ``_std`` if known."""
     rf = (1.0 + risk_free) ** (1.0 / periods_per_year) - 1.0 if risk_free else 0.0
     x = r - rf if rf else r  # r - 0.0 is r
-    sd = float(np.std(x, ddof=1))
+    sd = sd_r if sd_r is not None and not rf else _std(x)
     if not sd > 0:
         return _NAN
     return float(np.mean(x) / sd * math.sqrt(periods_per_year))
+
+
+def return_ratios(
+    returns: pd.Series | npt.ArrayLike, periods_per_year: float, risk_free: float = 0.0
+) -> tuple[float, float, float]:
+    """Return ``(volatility, sharpe, sortino)`` of ``returns``, each as its function gives it.
+
+    One pass of each kind over the returns where the three functions would make three: the
+    NaN are dropped once and the standard deviation is taken once (``metrics``).
+    """
+    r = _finite(returns)
+    if r.size < 2:
+        return _NAN, _NAN, sortino(r, periods_per_year)
+    sd = _std(r)
+    return (
+        sd * math.sqrt(periods_per_year),
+        _sharpe(r, periods_per_year, risk_free, sd),
+        sortino(r, periods_per_year),
+    )
 
 
 def sortino(returns: pd.Series | npt.ArrayLike, periods_per_year: float) -> float:
