@@ -159,6 +159,32 @@ def test_snap_ticks_in_blocks_equal_every_cell_exact(block: int, monkeypatch: py
         assert got[:, j].tolist() == want
 
 
+def test_snap_ticks_narrow_is_int32_with_the_same_ticks_unless_too_large() -> None:
+    data = full_panel(5, 120, 3, intraday=False)
+    insts = [Instrument(s) for s in data.symbols]
+    wide = _snap_ticks(data.high, data.present, insts, "high")
+    narrow = _snap_ticks(data.high, data.present, insts, "high", narrow=True)
+    assert wide.dtype == np.int64 and narrow.dtype == np.int32
+    np.testing.assert_array_equal(narrow, wide)
+    lots = _volume_lots(data.volume, insts, narrow=True)
+    assert lots.dtype == np.int32
+    np.testing.assert_array_equal(lots, _volume_lots(data.volume, insts))
+    # 30 million dollars is 3e9 cents: past int32, so the table stays int64.
+    big = np.full((4, 1), 30_000_000.0)
+    out = _snap_ticks(big, np.ones_like(big, dtype=bool), [Instrument("A")], "high", narrow=True)
+    assert out.dtype == np.int64 and out[0, 0] == 3_000_000_000
+
+
+def test_narrow_tables_run_identical_to_wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = full_panel(41, 300, 3, intraday=True)
+    kw = {"cash": 50_000, "account": "margin", "commission": 0.001, "seed": 41, "shorts": True, "rate": 0.05}
+    narrow = backtest(RandomTrader, data, **kw)  # type: ignore[arg-type]
+    monkeypatch.setattr(sys.modules["solvent.engine.backtest"], "NARROW_LIMIT", 0)
+    wide = backtest(RandomTrader, data, **kw)  # type: ignore[arg-type]
+    assert len(wide.fills) > 20
+    assert_same(narrow, wide)
+
+
 @pytest.mark.parametrize("block", [2, 1 << 17])
 def test_snap_ticks_zero_tick_cell_raises_naming_the_first_cell(
     block: int, monkeypatch: pytest.MonkeyPatch

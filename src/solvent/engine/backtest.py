@@ -66,20 +66,43 @@ FloatArray = npt.NDArray[np.float64]
 SNAP_BLOCK = 1 << 17
 
 
+#: Below this many ticks or lots a table may be held as int32 (``narrow``), with room.
+NARROW_LIMIT = 2**31 - 2**20
+
+
+def _out_type(bound: float, narrow: bool) -> type[np.signedinteger[Any]]:
+    """Return int32 for a ``narrow`` table whose cells stay below ``NARROW_LIMIT``, else int64."""
+    return np.int32 if narrow and bound < NARROW_LIMIT else np.int64
+
+
+def _bound(values: FloatArray, unit: FloatArray) -> float:
+    """Return the largest ``value / unit`` of the table, NaN (no bar) aside: one pass, no copy."""
+    if values.size == 0:
+        return 0.0
+    return float(np.fmax.reduce(np.fmax.reduce(values, axis=0) / unit, initial=0.0))
+
+
 def _snap_ticks(
-    prices: FloatArray, present: npt.NDArray[np.bool_], insts: list[Instrument], name: str
+    prices: FloatArray,
+    present: npt.NDArray[np.bool_],
+    insts: list[Instrument],
+    name: str,
+    *,
+    narrow: bool = False,
 ) -> IntArray:
     """Return ``prices`` in ticks per column (0 where absent), rounded half-even.
 
     The float quotient ``price / tick`` decides, except within 1e-6 of a half tick,
     where the exact decimal rule of ``Instrument.snap_price`` is applied cell by cell.
     Near ties are settled (or raise) in row order before any cell that rounds to zero
-    ticks is reported.
+    ticks is reported. ``narrow``: int32 cells when every price fits (half the memory,
+    for tables the engine only reads cell by cell); int64 otherwise.
     """
     t, n = prices.shape
     tick = np.array([float(i.tick_size) for i in insts])
     full = bool(present.all())
-    out: IntArray = np.empty((t, n), dtype=np.int64)
+    bound = _bound(prices, tick) if narrow else 0.0
+    out: IntArray = np.empty((t, n), dtype=_out_type(bound + 1.0, narrow))
     rows = max(1, SNAP_BLOCK // max(n, 1))
     size = min(t, rows) * n
     q_buf, whole_buf = np.empty(size), np.empty(size)
@@ -123,11 +146,12 @@ def _snap_ticks(
     return out
 
 
-def _volume_lots(volume: FloatArray, insts: list[Instrument]) -> IntArray:
+def _volume_lots(volume: FloatArray, insts: list[Instrument], *, narrow: bool = False) -> IntArray:
     """Return ``volume`` in whole lot steps, floored (block by block, as ``_snap_ticks``)."""
     t, n = volume.shape
     lot = np.array([float(i.lot_size) for i in insts])
-    out: IntArray = np.empty((t, n), dtype=np.int64)
+    bound = _bound(volume, lot) if narrow else 0.0
+    out: IntArray = np.empty((t, n), dtype=_out_type(bound + 1.0, narrow))
     rows = max(1, SNAP_BLOCK // max(n, 1))
     q_buf = np.empty(min(t, rows) * n)
     for r0 in range(0, t, rows):
@@ -313,11 +337,14 @@ def backtest(
 
     # Everything the loop needs, computed once and vectorized.
     present = panel.present
+    # Highs, lows and volumes are read cell by cell (a bar to match): int32 when they fit.
     o_t, h_t, l_t, c_t = (
-        _snap_ticks(getattr(panel, k), present, insts, k) for k in ("open", "high", "low", "close")
+        _snap_ticks(getattr(panel, k), present, insts, k, narrow=k in ("high", "low"))
+        for k in ("open", "high", "low", "close")
     )
-    v_t = _volume_lots(panel.volume, insts)
+    v_t = _volume_lots(panel.volume, insts, narrow=True)
     runner = Runner(strat, panel, broker, insts, (o_t, h_t, l_t, c_t, v_t), lazy=_lazy, progress=progress)
+    del o_t, h_t, l_t, c_t, v_t  # the runner's now: it lets them go when the run is over
     runner.run()
     return _result(strat, panel, acct, broker, insts, runner, prof.name, chosen)
 

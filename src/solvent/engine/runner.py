@@ -142,6 +142,7 @@ class Runner(BusyBars):
         self.lots_hist = self.positions()
         self.traded[list(self._traded)] = list(self._traded.values())
         self._fill_quiet_rows()
+        self._drop_bars()
         ctx._finished()
         if self.progress is not None:
             self.progress(t, t)

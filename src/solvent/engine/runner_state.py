@@ -201,6 +201,15 @@ class RunnerState:
         # (``Runner.run``).
         self.ctx = Context(panel, broker, before)
 
+    def _drop_bars(self) -> None:
+        """Let the bars' ticks go once the run is over (nothing reads them after).
+
+        Five or more arrays of the run's size: the result is built without them, which
+        lowers the run's peak memory by as much.
+        """
+        none = np.zeros((0, self.n), dtype=np.int64)
+        self.o = self.h = self.lo = self.c = self.v = self.lastc = self.open_eff = none
+
     def last_new_day(self, k: int) -> int:
         """Return the last bar at or before ``k`` that opens a new session (-1: none after the first)."""
         n = bisect_right(self.new_days, k)
