@@ -26,7 +26,7 @@ from solvent.model.records import ReasonCode
 from solvent.results import periods
 from solvent.results.exposure import _total
 from solvent.results.periods import _median_step, infer_periods_per_year
-from solvent.results.result import orders_frame_of
+from solvent.results.result import EVENT_COLUMNS, orders_frame_of
 from solvent.results.returns import return_ratios, sharpe, sortino, volatility
 from solvent.results.trades import rejections_by_reason
 
@@ -122,6 +122,28 @@ def test_orders_frame_built_on_first_read_from_final_order_states_without_the_br
     assert orders["avg_fill_price"].tolist()[:2] == [Decimal("10.00"), Decimal("12.00")]
     assert orders["reason"].tolist()[2] == ReasonCode.INSUFFICIENT_BUYING_POWER.value
     pd.testing.assert_frame_equal(orders, orders_frame_of(res._order_states()))
+
+
+def test_record_frames_built_on_first_read_kept_and_exact_without_the_broker() -> None:
+    stamps = pd.bdate_range("2024-01-02", periods=6).to_numpy()
+    px = np.array([[10.0], [10.0], [11.0], [12.0], [12.0], [12.0]])
+    data = BarData(stamps, ["AAA"], px, px, px, px, np.full(px.shape, 1e6))
+    strat = _WatchBroker()
+    res = backtest(strat, data, cash=1_000, account="cash", partial_fills=False, commission=0.001)
+    names = ("fills", "trades", "rejections", "events")
+    assert not set(names) & set(res._built)  # nothing built by the run
+    gc.collect()
+    assert strat.broker is not None and strat.broker() is None  # the records, not the broker
+    frames = {n: getattr(res, n) for n in names}
+    assert all(getattr(res, n) is frames[n] for n in names)  # built once, kept
+    fills, trades = frames["fills"], frames["trades"]
+    assert fills["quantity"].tolist() == [Decimal(10), Decimal(-10)]
+    assert fills["commission"].tolist() == [Decimal("0.10"), Decimal("0.12")]
+    # 10 bought at 10.00 and sold at 12.00: 20.00 gross, 0.22 of commissions.
+    assert trades["pnl"].tolist() == [Decimal("20.00")]
+    assert trades["net_pnl"].tolist() == [Decimal("19.78")]
+    assert frames["rejections"]["reason"].tolist() == [ReasonCode.INSUFFICIENT_BUYING_POWER.value]
+    assert frames["events"].empty and list(frames["events"].columns) == list(EVENT_COLUMNS)
 
 
 @pytest.mark.parametrize("risk_free", [0.0, 0.04])

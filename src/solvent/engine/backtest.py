@@ -47,13 +47,7 @@ from solvent.model.instrument import Instrument, default_instruments
 from solvent.model.money import Money, Number, to_decimal
 from solvent.profiles import PROFILE, Profile, choose, permissive, resolve_profile
 from solvent.results.metrics import compute_metrics
-from solvent.results.result import (
-    Result,
-    events_frame,
-    fills_frame,
-    rejections_frame,
-    trades_frame,
-)
+from solvent.results.result import Result, RunRecords
 from solvent.risk.monitor import MarginBands
 
 IntArray = npt.NDArray[np.int64]
@@ -469,10 +463,8 @@ def _build_result(
         position_lots=(lots_hist, np.array([float(i.lot_size) for i in insts]), tuple(panel.symbols)),
         # The orders' raw figures now (the broker is freed with the run), the table on first read.
         _order_states=partial(order_states_of, *broker.order_facts()),
-        fills=fills_frame(broker.fills),
-        trades=trades_frame(acct.trades),
-        rejections=rejections_frame(broker.rejections),
-        events=events_frame(broker.margin_events),
+        # The records as they are (lists the run is done with), the frames on first read.
+        _records=RunRecords(broker.fills, acct.trades, broker.rejections, broker.margin_events),
         metrics=metrics,
         settings=settings,
         final_equity=final,

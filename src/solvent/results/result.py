@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -180,6 +180,15 @@ def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
     return _frame(_REJECTION_COLUMNS, rows)
 
 
+class RunRecords(NamedTuple):
+    """The records a run leaves: ``Result``'s frames are built from them on first read."""
+
+    fills: Sequence[Fill]
+    trades: Sequence[Trade]
+    rejections: Sequence[Rejection]
+    events: Sequence[MarginEvent]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Result:
     """The outcome of a backtest.
@@ -201,7 +210,9 @@ class Result:
         read and kept: a run of a million bars need not allocate frames nobody reads.
     orders, fills, trades, rejections
         One row per record; quantities, prices and money as exact ``Decimal``.
-        ``orders`` is built from the broker's order states on first read and kept.
+        Each is built on first read and kept (``orders`` from the broker's order
+        states, the others from the run's records): a sweep that reads the metrics
+        only builds none of them.
     events
         One row per transition of margin band (``kind == "margin"``: healthy, at_risk,
         margin_call, liquidating) or trading state (``"trading_state"``: active,
@@ -229,15 +240,14 @@ class Result:
     #: The broker's order states at the end of the run: ``orders`` is built from them
     #: on first read (a run's orders outnumber its fills where entries are refused).
     _order_states: Callable[[], Iterable[OrderState]] = field(repr=False)
-    fills: pd.DataFrame
-    trades: pd.DataFrame
-    rejections: pd.DataFrame
+    #: The run's records, as the frames ``fills``, ``trades``, ``rejections`` and
+    #: ``events`` are built from on first read.
+    _records: RunRecords = field(repr=False)
     metrics: dict[str, object]
     settings: dict[str, Any]
     final_equity: Money
     account: Account = field(repr=False)
-    events: pd.DataFrame = field(default_factory=lambda: events_frame(()))
-    #: The frames built so far (``cash``, ``margin``, ``positions``, ``orders``).
+    #: The frames built so far (``cash``, ``margin``, ``positions``, ``orders``, ...).
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _scale(self) -> float:
@@ -276,6 +286,33 @@ class Result:
             out = orders_frame_of(self._order_states())
             self._built["orders"] = out
         return cast(pd.DataFrame, out)
+
+    def _frame_of(self, name: str, build: Callable[[Any], pd.DataFrame]) -> pd.DataFrame:
+        out = self._built.get(name)
+        if out is None:
+            out = build(getattr(self._records, name))
+            self._built[name] = out
+        return cast(pd.DataFrame, out)
+
+    @property
+    def fills(self) -> pd.DataFrame:
+        """One row per fill leg (``fills_frame``); a fill crossing zero is two legs."""
+        return self._frame_of("fills", fills_frame)
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """One row per FIFO round trip (``trades_frame``), money as exact ``Decimal``."""
+        return self._frame_of("trades", trades_frame)
+
+    @property
+    def rejections(self) -> pd.DataFrame:
+        """One row per refusal (``rejections_frame``), with its reason code."""
+        return self._frame_of("rejections", rejections_frame)
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per margin-band or trading-state transition (``events_frame``)."""
+        return self._frame_of("events", events_frame)
 
     @property
     def positions(self) -> pd.DataFrame:
