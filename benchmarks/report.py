@@ -429,6 +429,10 @@ def markdown(
         " symbol (`SmaCrossSleeves`); the peers run one account per symbol (VectorBT: one call with"
         " 100 columns; backtesting.py and Backtrader: 100 runs). The grid is 100 runs of the event"
         " engine and one call of the fast path and of VectorBT.",
+        "- **The timed run is the engine's call**: solvent returns its result with the metrics"
+        " computed and every table (orders, fills, trades, refusals, cash, margin, positions) built"
+        " when first read, after the clock stops, as VectorBT builds its records' frames on request;"
+        " backtesting.py computes its statistics and trades table inside `run()`.",
         "- **Peak MB is the whole worker process**: interpreter, the engine's imports (pandas 3 imports"
         " pyarrow; the fast path and VectorBT numba, which imports scipy; VectorBT also scikit-learn and"
         " plotly; `import solvent` loads numba only when `solvent.fast` is first used), the data in the"
