@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from solvent.cli import FROM_PROFILE, broker_costs, profile_settings, risk_settings
 from solvent.data import read_csv, read_parquet, sample
+from solvent.data.files import CSV_SUFFIXES, PARQUET_SUFFIXES
 from solvent.engine.backtest import backtest
 from solvent.engine.strategy import Strategy
 from solvent.errors import InsufficientFundsError, SolventError
@@ -87,18 +88,28 @@ def pick_strategy(module: ModuleType, path: Path, name: str | None) -> type[Stra
     return found[0]
 
 
-def load_data(spec: str) -> Any:
-    """Return ``sample()`` for ``"sample"``, else read a CSV or Parquet file (or directory)."""
+def load_data(spec: str, symbol: str | None = None) -> Any:
+    """Return ``sample()`` for ``"sample"``, else read a CSV or Parquet file or directory.
+
+    ``symbol`` names the bars of a single-symbol file (by default its stem). A directory
+    is read as Parquet if it holds ``.parquet`` files, else as CSV.
+    """
     if spec == "sample":
+        if symbol is not None:
+            raise UsageError("--symbol names the bars of a data file, not of 'sample'")
         return sample()
     path = Path(spec)
     if not path.exists():
         raise UsageError(f"data not found: {path}")
+    name = path.name.lower()
     try:
-        if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
-            return read_parquet(path)
-        if path.suffix.lower() in (".csv", ".txt", ".gz"):
-            return read_csv(path)
+        if path.is_dir():
+            parquet = any(f.name.lower().endswith(PARQUET_SUFFIXES) for f in path.iterdir())
+            return read_parquet(path) if parquet else read_csv(path)
+        if name.endswith(PARQUET_SUFFIXES):
+            return read_parquet(path, symbol=symbol)
+        if name.endswith((*CSV_SUFFIXES, ".gz")):
+            return read_csv(path, symbol=symbol)
     except SolventError as exc:
         raise UsageError(f"bad data in {path}: {exc}") from exc
     except (OSError, ValueError) as exc:
@@ -113,7 +124,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[type[Strategy], Any]:
     """Return the strategy class and the data the run flags name (``UsageError`` if bad)."""
     module = load_module(args.strategy_file)
     cls = pick_strategy(module, args.strategy_file, args.strategy)
-    return cls, load_data(args.data)
+    return cls, load_data(args.data, getattr(args, "symbol", None))
 
 
 def json_safe(value: Any) -> Any:

@@ -103,7 +103,15 @@ def _add_run_inputs(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--strategy", metavar="NAME", help="the class to run when the file defines several")
     p.add_argument(
-        "--data", default="sample", metavar="PATH|sample", help="CSV or Parquet bars, or 'sample' (default)"
+        "--data",
+        default="sample",
+        metavar="PATH|sample",
+        help="CSV or Parquet bars (a file or a directory of files), or 'sample' (default)",
+    )
+    p.add_argument(
+        "--symbol",
+        metavar="NAME",
+        help="the symbol of a single-symbol data file (default: the file's name, AAPL.csv -> AAPL)",
     )
     p.add_argument("--cash", type=_decimal, default=Decimal(100_000), help="starting cash (default 100000)")
     p.add_argument("--account", choices=["margin", "cash"], default="margin")

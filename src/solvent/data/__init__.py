@@ -5,8 +5,9 @@
 is a bundled, deterministic, synthetic panel. See ``docs/data.md``.
 """
 
+from solvent.data.files import read_csv, read_parquet
 from solvent.data.frame import BarData, DataError
-from solvent.data.io import from_frame, read_csv, read_parquet
+from solvent.data.io import from_frame
 from solvent.data.sample import sample
 
 __all__ = ["BarData", "DataError", "from_frame", "read_csv", "read_parquet", "sample"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,20 +62,38 @@ def _to_pandas(obj: object, where: str) -> pd.DataFrame:
     raise DataError(where, type(obj).__name__, "expected a pandas or polars DataFrame")
 
 
+#: Other names of the timestamp column, in the order they are looked for (a ``date``
+#: column with a ``time`` column beside it is the two joined).
+TIME_ALIASES = ("datetime", "date")
+
+
 def _lower_columns(df: pd.DataFrame, where: str) -> pd.DataFrame:
-    """Return ``df`` with stripped, lower-case column names and a timestamp column."""
+    """Return ``df`` with stripped, lower-case column names and a timestamp column.
+
+    The timestamp is the ``timestamp`` column, else the index (a ``DatetimeIndex``, or one
+    named ``timestamp``, ``datetime`` or ``date``), else a ``datetime`` column, else a
+    ``date`` column (joined with a ``time`` column when there is one, as intraday
+    exports split them): what Yahoo, broker and vendor exports name it.
+    """
     names = [str(c).strip().lower() for c in df.columns]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise DataError(f"{where}.columns", dupes, "duplicate column names (names are case-insensitive)")
     df = df.set_axis(names, axis=1)
-    if "timestamp" not in names:
-        index_names = [str(n).strip().lower() if n is not None else None for n in df.index.names]
-        if "timestamp" in index_names or isinstance(df.index, pd.DatetimeIndex):
-            if isinstance(df.index, pd.DatetimeIndex) and df.index.name is None:
-                df = df.rename_axis("timestamp")
-            df = df.reset_index()
-            df = df.set_axis([str(c).strip().lower() for c in df.columns], axis=1)
+    if "timestamp" in names:
+        return df
+    index_names = [str(n).strip().lower() if n is not None else None for n in df.index.names]
+    if isinstance(df.index, pd.DatetimeIndex) or (
+        len(index_names) == 1 and index_names[0] in ("timestamp", *TIME_ALIASES)
+    ):
+        df = df.rename_axis("timestamp").reset_index()
+        return df.set_axis([str(c).strip().lower() for c in df.columns], axis=1)
+    for alias in TIME_ALIASES:
+        if alias in df.columns:
+            if alias == "date" and "time" in df.columns:
+                stamp = df["date"].astype(str).str.strip() + " " + df["time"].astype(str).str.strip()
+                return df.drop(columns=["date", "time"]).assign(timestamp=stamp)
+            return df.rename(columns={alias: "timestamp"})
     return df
 
 
@@ -356,35 +373,3 @@ def from_frame(
             "missing column 'symbol' (pass symbol='X' for a single-symbol frame)",
         )
     return _build([_long_rows(df, "data")], None, meta)
-
-
-def read_csv(path: str | Path, *, symbol: str | None = None) -> BarData:
-    """Read a long-format CSV (or a single-symbol CSV with ``symbol=``) into a panel."""
-    p = Path(path)
-    df = pd.read_csv(p)
-    return from_frame(df, symbol=symbol, meta={"source": str(p)})
-
-
-def read_parquet(path: str | Path, *, symbol: str | None = None) -> BarData:
-    """Read a Parquet file, or a directory of Parquet files, into a panel.
-
-    A file is long format, or single-symbol with ``symbol=``. In a directory, each
-    ``*.parquet`` file is either long format (it has a ``symbol`` column) or one symbol's
-    bars named by the file's stem (``AAPL.parquet``); both kinds may be mixed.
-    """
-    p = Path(path)
-    meta = {"source": str(p)}
-    if not p.is_dir():
-        return from_frame(pd.read_parquet(p), symbol=symbol, meta=meta)
-    files = sorted(f for f in p.iterdir() if f.suffix == ".parquet" and f.is_file())
-    if not files:
-        raise DataError("path", str(p), "directory holds no .parquet files")
-    parts: list[_Rows] = []
-    for f in files:
-        where = f"file {f.name}"
-        df = _lower_columns(pd.read_parquet(f), where)
-        if "symbol" in df.columns:
-            parts.append(_long_rows(df, where))
-        else:
-            parts.append(_symbol_rows(df, f.stem, where))
-    return _build(parts, None, meta)
