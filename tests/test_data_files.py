@@ -131,3 +131,21 @@ def test_cli_single_symbol_yahoo_csv_and_symbol_flag(tmp_path: Path) -> None:
 def test_cli_symbol_flag_with_sample_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backtest", SMA, "--data", "sample", "--symbol", "X"]) == 2
     assert "--symbol" in capsys.readouterr().err
+
+
+def test_cli_notes_orders_that_waited_on_zero_volume_bars(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every bar after a cross-up trades nothing: the all-in buy waits (solvent), where the
+    # peers would fill; the note says so and names the flag that fills on such bars.
+    frame = _one()
+    frame["volume"] = 0.0
+    frame.loc[frame.index % 7 == 0, "volume"] = 1e6
+    path = tmp_path / "THIN.csv"
+    frame.to_csv(path, index=False)
+    args = ["backtest", SMA, "--data", str(path), "--commission-bps", "10", "--volume-limit", "none"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "waited on zero-volume bars" in out and "--zero-volume fill" in out
+    assert main([*args, "--zero-volume", "fill"]) == 0
+    assert "waited on zero-volume bars" not in capsys.readouterr().out

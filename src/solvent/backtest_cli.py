@@ -33,7 +33,8 @@ from solvent.data.files import CSV_SUFFIXES, PARQUET_SUFFIXES
 from solvent.engine.backtest import backtest
 from solvent.engine.strategy import Strategy
 from solvent.errors import InsufficientFundsError, SolventError
-from solvent.results.result import EVENT_COLUMNS
+from solvent.model.records import ReasonCode
+from solvent.results.result import EVENT_COLUMNS, Result
 
 PROG = "solvent backtest"
 PROGRESS_DELAY = 1.0  # seconds before a run shows its progress bar
@@ -86,6 +87,15 @@ def pick_strategy(module: ModuleType, path: Path, name: str | None) -> type[Stra
         names = ", ".join(c.__name__ for c in found)
         raise UsageError(f"{path} defines several Strategy subclasses ({names}); pick one with --strategy")
     return found[0]
+
+
+def _zero_volume_waits(result: Result) -> int:
+    """Return how many orders waited on a zero-volume bar (the run's fill-time refusals)."""
+    rej = result.rejections
+    if rej.empty:
+        return 0
+    hit = rej[(rej["reason"] == ReasonCode.ZERO_VOLUME.value) & rej["at_fill"].astype(bool)]
+    return int(hit["order_id"].nunique())
 
 
 def load_data(spec: str, symbol: str | None = None) -> Any:
@@ -307,6 +317,13 @@ def run(args: argparse.Namespace) -> int:
         console.print(
             f"note: profile {result.settings.get('profile')}: permissive settings "
             f"{', '.join(loose)} (a broker would not allow what they allow)",
+            highlight=False,
+        )
+    waited = _zero_volume_waits(result)
+    if waited:
+        console.print(
+            f"note: {waited} order(s) waited on zero-volume bars (ZERO_VOLUME in the refusals); "
+            "VectorBT, Backtrader and backtesting.py fill on such bars: --zero-volume fill does too",
             highlight=False,
         )
     if args.out is not None:
