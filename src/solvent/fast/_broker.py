@@ -24,11 +24,12 @@ broker's ``_execute``, ``_execute_flip``, ``_leg_commissions`` and ``_book`` ste
 one pass in ``on_bar_nb``, ``_pending_exit_credit`` and ``_pending_cash_credit`` are
 part of ``place_nb``, and only leaves (commission, buying power, records), the
 fill-time check and the search for an affordable quantity are separate functions.
+The leaves that read a setting (commission, buying power, the affordable quantity)
+are in ``_sizing``, the specs that fix settings at compile time in ``_spec``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -36,17 +37,13 @@ import numpy as np
 import numpy.typing as npt
 
 from solvent.accounting.rules import (
-    cash_buying_power,
     closing_bp_credit,
     fill_cash_delta,
-    margin_buying_power,
-    margin_requirement,
     notional_minor,
-    opening_bp_cost,
     prorate,
     split_fill,
 )
-from solvent.execution.costs import fixed_fee, per_share_fee, slip_ticks, value_fee
+from solvent.execution.costs import slip_ticks
 from solvent.execution.policies import credit_available
 from solvent.fast._jit import internal
 from solvent.fast._layout import (
@@ -55,16 +52,13 @@ from solvent.fast._layout import (
     A_NEXT_ID,
     A_NOPEN,
     A_RESERVED,
-    C_FIXED,
-    C_PER_SHARE,
-    C_TYPE,
-    C_VALUE,
     F_ACCT,
     F_BAR,
     F_ORDER,
     F_SLOT,
     FULL_PPM,
     N_FILLS,
+    N_GENERIC,
     N_REJ,
     NO,
     O_ALIVE,
@@ -121,8 +115,6 @@ from solvent.fast._layout import (
     Y_CLOSE,
     Y_COL,
     Y_HIGH,
-    Y_IML,
-    Y_IMS,
     Y_KDEN,
     Y_KNUM,
     Y_LAST,
@@ -137,42 +129,12 @@ from solvent.fast._layout import (
     Y_VOL,
     ZERO,
 )
+from solvent.fast._sizing import make_sizing
+from solvent.fast._spec import BrokerSpec, internal_for
 
 I64 = npt.NDArray[np.int64]
 
 # -- leaves ---------------------------------------------------------------------------
-
-
-@internal
-def commission_nb(cm: I64, col: int, cum_lots: int, cum_notional: int) -> int:
-    """Return an order's total commission after ``cum_lots`` (``order_commission``)."""
-    total = 0
-    for c in range(cm.shape[1]):
-        kind = cm[col, c, C_TYPE]
-        if kind == C_VALUE:
-            total += value_fee(cum_notional, cm[col, c, 1], cm[col, c, 2])
-        elif kind == C_PER_SHARE:
-            total += per_share_fee(
-                cum_lots,
-                cum_notional,
-                cm[col, c, 1],
-                cm[col, c, 2],
-                cm[col, c, 3],
-                cm[col, c, 4],
-                cm[col, c, 5],
-            )
-        elif kind == C_FIXED:
-            total += fixed_fee(cum_lots, cm[col, c, 1])
-    return total
-
-
-@internal
-def im_rate_nb(prm: I64, ys: I64, k: int, lots: int) -> int:
-    """Return the initial-margin rate an opening of ``lots`` uses (``Account.im_rate_ppm``)."""
-    if prm[P_KIND_CASH]:
-        return FULL_PPM
-    rate: int = ys[k, Y_IML] if lots > 0 else ys[k, Y_IMS]
-    return rate
 
 
 @internal
@@ -184,22 +146,6 @@ def nlv_nb(acc: I64, ys: I64, na: int) -> int:
         if q != 0:
             nlv += notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], ys[k, Y_KDEN])
     return nlv
-
-
-@internal
-def gross_bp_nb(prm: I64, acc: I64, ys: I64, na: int) -> int:
-    """Return buying power before reservations (``Account._gross_buying_power``)."""
-    if prm[P_KIND_CASH]:
-        return cash_buying_power(acc[A_CASH], ZERO)
-    nlv = acc[A_CASH]
-    im = 0
-    for k in range(na):
-        q = ys[k, Y_QTY]
-        if q != 0:
-            mv = notional_minor(ys[k, Y_MARK], q, ys[k, Y_KNUM], ys[k, Y_KDEN])
-            nlv += mv
-            im += margin_requirement(abs(mv), ys[k, Y_IML] if q > 0 else ys[k, Y_IMS])
-    return margin_buying_power(nlv - im, prm[P_BASE])
 
 
 @internal
@@ -252,99 +198,6 @@ def close_order_nb(r: int, acc: I64, od: I64, olist: I64) -> None:
     od[r, O_ALIVE] = 0
 
 
-# -- sizing -------------------------------------------------------------------------------
-
-
-@internal
-def open_cost_nb(
-    cm: I64,
-    ys: I64,
-    k: int,
-    n: int,
-    price: int,
-    lots_off: int,
-    notional_off: int,
-    comm_off: int,
-    rate: int,
-    base: int,
-) -> int:
-    """Return the buying power ``n`` opening lots use, commission increment included.
-
-    The broker's ``_cost_fn``: the order's commission counts ``lots_off`` lots and
-    ``notional_off`` of notional filled before (or beside) these ``n`` lots, less
-    ``comm_off`` already paid (``gk.bp_cost``). With ``rate == base == 100%`` it is
-    notional plus commission (``_lots_for_value``, and cash under ``short_cash="credit"``).
-    """
-    notional = abs(notional_minor(price, n, ys[k, Y_KNUM], ys[k, Y_KDEN]))
-    comm = commission_nb(cm, ys[k, Y_COL], lots_off + n, notional_off + notional) - comm_off
-    return opening_bp_cost(notional, comm, rate, base)
-
-
-@internal
-def affordable_nb(
-    max_lots: int,
-    available: int,
-    cm: I64,
-    ys: I64,
-    k: int,
-    price: int,
-    lots_off: int,
-    notional_off: int,
-    comm_off: int,
-    rate: int,
-    base: int,
-) -> int:
-    """Return the largest ``n <= max_lots`` whose cost fits (``gatekeeper.affordable_lots``).
-
-    The same answer as the gatekeeper's binary search over ``[0, max_lots]`` (the cost
-    is non-decreasing in ``n``, so the largest affordable ``n`` is unique), found
-    faster: a first guess in proportion to what the whole quantity costs, then
-    galloping away from it and bisecting the last step. A value order's quantity is
-    usually one or two evaluations from the guess instead of twenty.
-    """
-    if max_lots <= 0 or available <= 0:
-        return 0
-    full = open_cost_nb(cm, ys, k, max_lots, price, lots_off, notional_off, comm_off, rate, base)
-    if full <= available:
-        return max_lots
-    # Invariant below: cost(lo) <= available < cost(hi), with cost(0) taken as affordable.
-    # A float guess (exactness comes from the integer checks that follow; no overflow).
-    guess = math.floor(max_lots * (available / full))
-    guess = guess if guess < max_lots - 1 else max_lots - 1
-    guess = guess if guess > 0 else 0
-    step = 1
-    if (
-        guess > 0
-        and open_cost_nb(cm, ys, k, guess, price, lots_off, notional_off, comm_off, rate, base) > available
-    ):
-        hi = guess
-        lo = hi - step
-        while (
-            lo > 0
-            and open_cost_nb(cm, ys, k, lo, price, lots_off, notional_off, comm_off, rate, base) > available
-        ):
-            hi = lo
-            step *= 2
-            lo = hi - step if hi > step else 0
-    else:
-        lo = guess
-        hi = lo + step
-        while (
-            hi < max_lots
-            and open_cost_nb(cm, ys, k, hi, price, lots_off, notional_off, comm_off, rate, base) <= available
-        ):
-            lo = hi
-            step *= 2
-            hi = lo + step if lo + step < max_lots else max_lots
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if open_cost_nb(cm, ys, k, mid, price, lots_off, notional_off, comm_off, rate, base) <= available:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
 # -- one bar ------------------------------------------------------------------------------
 
 
@@ -367,47 +220,13 @@ def cancel_unfunded_nb(t: int, r: int, acc: I64, ys: I64, od: I64, olist: I64, r
 
 # -- the steps the broker settings change ---------------------------------------------------
 
-#: A ``BrokerSpec`` field for a setting read from the run's parameter row at run time.
-AT_RUN = -1
-
-
-class BrokerSpec(NamedTuple):
-    """Which broker settings a compiled broker takes as constants of its code.
-
-    Each field is the setting's value in the parameter row (``prm``; 1 for the
-    permissive value) fixed when the broker is compiled, or ``AT_RUN`` to read it from
-    ``prm`` on every call. numba reads a closure's variables as constants and drops the
-    branches a fixed value rules out before typing them, so a broker fixed to the
-    default settings compiles none of the code of the permissive ones (credited shorts,
-    per-leg fees, cancelling unfunded orders, no placement check, zero-volume fills):
-    the same source, fewer branches (docs/fast.md, *Speed and compilation*).
-    """
-
-    zero_fill: int  # P_ZERO_FILL
-    credit: int  # P_CREDIT
-    leg_fees: int  # P_LEG_FEES
-    place_check: int  # P_PLACE_CHECK
-    cancel: int  # P_CANCEL
-
-
-#: The settings of the default run (the realistic profile's protections all on).
-DEFAULT_SPEC = BrokerSpec(zero_fill=0, credit=0, leg_fees=0, place_check=1, cancel=0)
-#: Every setting read at run time: the broker of any other run.
-GENERIC_SPEC = BrokerSpec(AT_RUN, AT_RUN, AT_RUN, AT_RUN, AT_RUN)
-_SPEC_ROWS = (P_ZERO_FILL, P_CREDIT, P_LEG_FEES, P_PLACE_CHECK, P_CANCEL)
-
-
-def spec_for(prm: I64) -> BrokerSpec:
-    """Return ``DEFAULT_SPEC`` if the run's settings are the default ones, else ``GENERIC_SPEC``."""
-    row = tuple(int(prm[i]) for i in _SPEC_ROWS)
-    return DEFAULT_SPEC if row == tuple(DEFAULT_SPEC) else GENERIC_SPEC
-
 
 class Broker(NamedTuple):
     """The compiled broker steps the kernel calls, for one ``BrokerSpec``."""
 
     place_nb: Callable[..., None]
     on_bar_nb: Callable[..., None]
+    affordable_nb: Callable[..., int]
 
 
 def make_broker(spec: BrokerSpec) -> Broker:
@@ -417,11 +236,16 @@ def make_broker(spec: BrokerSpec) -> Broker:
     ``on_bar_nb``) are defined here, once, and read each setting as
     ``prm[P_X] != 0 if s_x < 0 else s_x > 0``: with ``s_x`` fixed the expression is a
     constant and numba prunes the branches it rules out; with ``AT_RUN`` it is the
-    run-time read. The leaves above read no setting and are shared by every broker.
+    run-time read. The leaves that read a setting come from ``make_sizing(spec)``; the
+    others read none and are shared by every broker.
     """
-    s_zero_fill, s_credit, s_leg_fees, s_place_check, s_cancel = (int(v) for v in spec)
+    s_zero_fill, s_credit, s_leg_fees, s_place_check, s_cancel, s_partial, s_cash, s_slip, _, s_shorts = (
+        int(v) for v in spec
+    )
+    commission_nb, im_rate_nb, gross_bp_nb, open_cost_nb, affordable_nb = make_sizing(spec)
+    own = internal_for(spec)
 
-    @internal
+    @own
     def place_nb(
         t: int,
         k: int,
@@ -446,13 +270,19 @@ def make_broker(spec: BrokerSpec) -> Broker:
         acc[A_NEXT_ID] = oid + 1
         pos = ys[k, Y_QTY]
         closing_part, opening = split_fill(pos, lots)
+        if s_shorts == 0 and (opening < 0 or (closing_part != 0 and opening != 0)):
+            cnt[N_GENERIC] = 1  # not long only after all: the run is made again (``LONG_SPEC``)
+            return
+        shorts = s_shorts != 0  # a constant: long only leaves short sales and flips out
         credit_mode = prm[P_CREDIT] != 0 if s_credit < 0 else s_credit > 0
+        cash_account = prm[P_KIND_CASH] != 0 if s_cash < 0 else s_cash > 0
+        partial = prm[P_PARTIAL] != 0 if s_partial < 0 else s_partial > 0
         reason = -1
         if close_intent and not (lots == -pos and pos != 0):
             reason = REASON_INTENT  # ``check_intent``
-        elif opening < 0 and prm[P_KIND_CASH]:
+        elif shorts and opening < 0 and cash_account:
             reason = REASON_SHORTING  # ``check_short``
-        elif opening < 0 and ys[k, Y_SHORTABLE] == 0:
+        elif shorts and opening < 0 and ys[k, Y_SHORTABLE] == 0:
             reason = REASON_NOT_SHORTABLE
         side = 1 if lots > 0 else -1
         reserve = 0
@@ -468,7 +298,11 @@ def make_broker(spec: BrokerSpec) -> Broker:
                 reason = REASON_MARKET_CLOSED
             else:
                 # The estimate: the last close after slippage, in a bar that is just that close.
-                price = slip_ticks(side, last, prm[P_SLIP_NUM], prm[P_SLIP_DEN], last, last)
+                price = (
+                    slip_ticks(side, last, prm[P_SLIP_NUM], prm[P_SLIP_DEN], last, last)
+                    if s_slip < 0
+                    else last
+                )
                 knum = ys[k, Y_KNUM]
                 kden = ys[k, Y_KDEN]
                 base = prm[P_BASE]
@@ -494,7 +328,9 @@ def make_broker(spec: BrokerSpec) -> Broker:
                             credit += c if c > 0 else 0
                 if credit_mode:
                     credit -= relied_before
-                    if closing_part != 0:  # a flip: its closing part's cash, as an order of its own
+                    if (
+                        shorts and closing_part != 0
+                    ):  # a flip: its closing part's cash, as an order of its own
                         nc = notional_minor(price, closing_part, knum, kden)
                         cc = commission_nb(cm, ys[k, Y_COL], abs(closing_part), abs(nc))
                         credit += fill_cash_delta(nc, cc)
@@ -503,7 +339,7 @@ def make_broker(spec: BrokerSpec) -> Broker:
                     base = FULL_PPM
                 else:
                     credit = credit - relied_before if credit > relied_before else 0
-                    if closing_part != 0:  # a flip: its own closing part frees buying power first
+                    if shorts and closing_part != 0:  # a flip: its own closing part frees buying power first
                         freed = abs(notional_minor(price, closing_part, knum, kden))
                         c = closing_bp_credit(freed, ZERO, im_rate_nb(prm, ys, k, pos), base)
                         credit += c if c > 0 else 0
@@ -517,7 +353,7 @@ def make_broker(spec: BrokerSpec) -> Broker:
                 need = open_cost_nb(cm, ys, k, abs(opening), price, lots_off, ZERO, ZERO, rate, base)
                 if need > available:
                     n = 0
-                    if prm[P_PARTIAL]:
+                    if partial:
                         n = affordable_nb(
                             abs(opening), available, cm, ys, k, price, lots_off, ZERO, ZERO, rate, base
                         )
@@ -560,7 +396,7 @@ def make_broker(spec: BrokerSpec) -> Broker:
         olist[acc[A_NOPEN]] = r
         acc[A_NOPEN] += 1
 
-    @internal
+    @own
     def fill_afford_nb(
         prm: I64,
         acc: I64,
@@ -585,6 +421,7 @@ def make_broker(spec: BrokerSpec) -> Broker:
         own = od[r, O_RES_LEFT] if od[r, O_RESERVED] else 0
         credit_mode = prm[P_CREDIT] != 0 if s_credit < 0 else s_credit > 0
         leg_fees = prm[P_LEG_FEES] != 0 if s_leg_fees < 0 else s_leg_fees > 0
+        partial = prm[P_PARTIAL] != 0 if s_partial < 0 else s_partial > 0
         if credit_mode:
             if od[r, O_SIDE] < 0:
                 return want
@@ -609,11 +446,11 @@ def make_broker(spec: BrokerSpec) -> Broker:
         need = open_cost_nb(cm, ys, k, want, price, lots_off, notional_off, comm_off, rate, base)
         if need <= available:
             return want
-        if prm[P_PARTIAL] == 0:
+        if not partial:
             return 0
         return affordable_nb(want, available, cm, ys, k, price, lots_off, notional_off, comm_off, rate, base)
 
-    @internal
+    @own
     def on_bar_nb(
         t: int,
         same_bar: bool,
@@ -655,10 +492,11 @@ def make_broker(spec: BrokerSpec) -> Broker:
         snum = prm[P_SLIP_NUM]
         sden = prm[P_SLIP_DEN]
         base = prm[P_BASE]
-        cash_account = prm[P_KIND_CASH] != 0
+        cash_account = prm[P_KIND_CASH] != 0 if s_cash < 0 else s_cash > 0
         credit_mode = prm[P_CREDIT] != 0 if s_credit < 0 else s_credit > 0
         leg_fees = prm[P_LEG_FEES] != 0 if s_leg_fees < 0 else s_leg_fees > 0
         cancel = prm[P_CANCEL] != 0 if s_cancel < 0 else s_cancel > 0
+        shorts = s_shorts != 0
         for i in range(nopen):
             todo[i] = olist[i]
         ntodo = 0
@@ -669,7 +507,11 @@ def make_broker(spec: BrokerSpec) -> Broker:
                 continue
             if od[r, O_VALUE] > 0 and od[r, O_FILLED] == 0:
                 # A value order gets its quantity now, at this bar's fill price.
-                fill_at = slip_ticks(od[r, O_SIDE], ys[k, Y_OPEN], snum, sden, ys[k, Y_LOW], ys[k, Y_HIGH])
+                # Without slippage ``slip_ticks`` only clamps the open into the bar's range,
+                # where validated bars already hold it (``data.checks``): a constant prunes it.
+                fill_at = ys[k, Y_OPEN]
+                if s_slip < 0:
+                    fill_at = slip_ticks(od[r, O_SIDE], fill_at, snum, sden, ys[k, Y_LOW], ys[k, Y_HIGH])
                 # ``_lots_for_value``: the most lots whose notional plus commission fits.
                 value = od[r, O_VALUE]
                 upper = value * ys[k, Y_KDEN] // (fill_at * ys[k, Y_KNUM]) + 1
@@ -690,6 +532,9 @@ def make_broker(spec: BrokerSpec) -> Broker:
                 k = od[r, O_K]
                 pos = ys[k, Y_QTY]
                 closing, opening = split_fill(pos, od[r, O_LOTS] - od[r, O_FILLED])
+                if s_shorts == 0 and (opening < 0 or (closing != 0 and opening != 0)):
+                    cnt[N_GENERIC] = 1  # not long only after all: the run is made again
+                    continue
                 if phase == 0 and closing == 0:
                     continue
                 if phase == 1:
@@ -698,7 +543,7 @@ def make_broker(spec: BrokerSpec) -> Broker:
                     if od[r, O_CLOSE]:
                         close_order_nb(r, acc, od, olist)  # INTENT_MISMATCH: nothing to close
                         continue
-                    if opening < 0 and (cash_account or ys[k, Y_SHORTABLE] == 0):
+                    if shorts and opening < 0 and (cash_account or ys[k, Y_SHORTABLE] == 0):
                         # ``check_short`` again at the fill (``_refuse_at_fill``): an order
                         # placed as a sale while long opens a short once another order
                         # closed the long first.
@@ -712,9 +557,11 @@ def make_broker(spec: BrokerSpec) -> Broker:
                 cap = ys[k, Y_BUDGET]
                 ref = ys[k, Y_OPEN]
                 side = od[r, O_SIDE]
-                price = slip_ticks(side, ref, snum, sden, ys[k, Y_LOW], ys[k, Y_HIGH])
+                price = ref
+                if s_slip < 0:
+                    price = slip_ticks(side, ref, snum, sden, ys[k, Y_LOW], ys[k, Y_HIGH])
                 unfunded = False
-                if closing != 0 and opening != 0 and (cap < 0 or cap >= abs(closing)):
+                if shorts and closing != 0 and opening != 0 and (cap < 0 or cap >= abs(closing)):
                     # ``_execute_flip``: the closing part always; the opening part rides along
                     # as far as the cap and buying power (with what the close frees) allow.
                     ask = abs(opening) if cap < 0 or cap - abs(closing) > abs(opening) else cap - abs(closing)
@@ -800,7 +647,9 @@ def make_broker(spec: BrokerSpec) -> Broker:
                 else:
                     comm = commission_nb(cm, col, abs(filled + lots), od[r, O_NOTIONAL] + notional)
                     comm = comm - od[r, O_COMM] if comm > od[r, O_COMM] else 0
-                slip = abs(notional - abs(notional_minor(ref, lots, knum, kden)))
+                slip = 0
+                if s_slip < 0:
+                    slip = abs(notional - abs(notional_minor(ref, lots, knum, kden)))
                 # A fill crossing zero is two legs; costs are shared pro rata by quantity.
                 c_close = prorate(comm, abs(f_close), abs(lots)) if f_close != 0 else 0
                 s_close = prorate(slip, abs(f_close), abs(lots)) if f_close != 0 else 0
@@ -846,4 +695,4 @@ def make_broker(spec: BrokerSpec) -> Broker:
                 ys[k, Y_MARK] = ys[k, Y_CLOSE]
                 ys[k, Y_LAST] = ys[k, Y_CLOSE]
 
-    return Broker(place_nb, on_bar_nb)
+    return Broker(place_nb, on_bar_nb, affordable_nb)

@@ -81,7 +81,7 @@ class Layout:
 def _instruments(
     panel: BarData,
     given: Mapping[str, Instrument] | Sequence[Instrument] | None,
-    default: Callable[[str], Instrument],
+    default: Callable[[tuple[str, ...]], tuple[Instrument, ...]],
 ) -> list[Instrument]:
     by_symbol: dict[str, Instrument] = {}
     if given is not None:
@@ -92,9 +92,11 @@ def _instruments(
             if inst.symbol not in panel.symbols:
                 raise InvalidInputError("instruments", inst.symbol, "is not a symbol of the data")
             by_symbol[inst.symbol] = inst
+    missing = tuple(sym for sym in panel.symbols if sym not in by_symbol)
+    by_symbol.update(zip(missing, default(missing), strict=True))  # one call for all of them
     out = []
     for sym in panel.symbols:
-        inst = by_symbol.get(sym) or default(sym)
+        inst = by_symbol[sym]
         if inst.asset_class is AssetClass.FUTURE or inst.initial_margin_fixed is not None:
             raise NotLoweredError(f"{sym}.asset_class", inst.asset_class.value, "futures are not lowered")
         if inst.borrow_ppm:
@@ -149,11 +151,11 @@ def _dividends(panel: BarData, insts: list[Instrument]) -> I64:
 def market(
     data: BarData | Any,
     instruments: Mapping[str, Instrument] | Sequence[Instrument] | None,
-    default: Callable[[str], Instrument],
+    default: Callable[[tuple[str, ...]], tuple[Instrument, ...]],
 ) -> Market:
     """Return the bars of ``data`` on the integer grid of each symbol's instrument.
 
-    ``default(symbol)`` makes the instrument of a symbol not in ``instruments``.
+    ``default(symbols)`` makes the instruments of the symbols not in ``instruments``.
     """
     panel = data if isinstance(data, BarData) else from_frame(data)
     if len(panel) == 0:

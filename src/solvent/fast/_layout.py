@@ -198,4 +198,5 @@ N_FILLS = _i(0)
 N_REJ = _i(1)
 N_UNSETTLED = _i(2)  # a price the float rule cannot snap: convert exactly and rerun
 N_OVERFLOW = _i(3)  # the bar at which a target would overflow 64 bits, plus one (0: none)
-NCNT = _i(4)
+N_GENERIC = _i(4)  # a lean kernel met what it leaves out (a short, a margin call): rerun generic
+NCNT = _i(5)

@@ -40,15 +40,7 @@ from solvent.accounting.rules import (
     notional_minor,
     per_unit_cash,
 )
-from solvent.fast._broker import (
-    DEFAULT_SPEC,
-    GENERIC_SPEC,
-    affordable_nb,
-    close_order_nb,
-    make_broker,
-    nlv_nb,
-    spec_for,
-)
+from solvent.fast._broker import close_order_nb, make_broker, nlv_nb
 from solvent.fast._jit import kernel
 from solvent.fast._layout import (
     A_CASH,
@@ -67,6 +59,7 @@ from solvent.fast._layout import (
     I_MMS,
     I_SHORTABLE,
     MODE_TARGETS,
+    N_GENERIC,
     N_OVERFLOW,
     N_UNSETTLED,
     NY,
@@ -112,6 +105,16 @@ from solvent.fast._layout import (
     ZERO,
 )
 from solvent.fast._snap import lots_nb, ticks_nb
+from solvent.fast._spec import (
+    GENERIC_SPEC,
+    LEAN_SPEC,
+    LONG_CASH_SPEC,
+    LONG_MARGIN_SPEC,
+    LONG_SPEC,
+    BrokerSpec,
+    spec_for,
+    spec_tag,
+)
 from solvent.fast.decide import already_heading, orders_for, resolve_action, target_lots
 
 I64 = npt.NDArray[np.int64]
@@ -122,27 +125,43 @@ B = npt.NDArray[np.bool_]
 _INT64_SAFE = 4.0e18
 
 
+#: The broker specs a kernel is compiled with, per (``from_targets``, same-bar fills)
+#: (``variant_for``): signals without short signals are long only, and with next-bar
+#: fills (the default run) take the account kind as a constant too; target weights may
+#: be negative. Each has a generic kernel. A handful of kernels, not one per
+#: combination: each is a few seconds to compile, in every fresh test run too.
+SPECS = {
+    (False, False): (LONG_MARGIN_SPEC, LONG_CASH_SPEC, GENERIC_SPEC),
+    (False, True): (LONG_SPEC, GENERIC_SPEC),
+    (True, False): (LEAN_SPEC, GENERIC_SPEC),
+    (True, True): (LEAN_SPEC, GENERIC_SPEC),
+}
 #: The broker steps compiled per spec (each compiled on first use, by the kernel using it).
-BROKERS = {spec: make_broker(spec) for spec in (DEFAULT_SPEC, GENERIC_SPEC)}
+BROKERS = {spec: make_broker(spec) for spec in dict.fromkeys(s for specs in SPECS.values() for s in specs)}
 # The default run's broker steps; each kernel's globals name its own (``_make_run_nb``).
-place_nb, on_bar_nb = BROKERS[DEFAULT_SPEC]
+place_nb, on_bar_nb, affordable_nb = BROKERS[LONG_MARGIN_SPEC]
 
 
-def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Callable[..., None]:
+def _make_run_nb(targets_mode: bool, same_bar_pass: bool, spec: BrokerSpec) -> Callable[..., None]:
     """Return the kernel for one entry point, fill timing and variant (see ``KERNELS``).
 
     ``targets_mode`` and ``same_bar_pass`` are constants of the compiled code (numba
     reads a closure's variables as constants and drops the branches they rule out
-    before typing), so a kernel compiles only the rule and the passes its runs use:
-    the default run's compiles about 0.5 s faster than one kernel for all of them
-    (docs/fast.md, *Speed and compilation*). ``generic`` is a constant too: without it
-    the kernel serves only the default run (``kernel_for``: the default broker settings,
-    no short signals, no dividends), leaves out the code of the rest and calls the
-    broker steps compiled for ``DEFAULT_SPEC``; with it, every setting is read from
-    ``prm`` at run time (``GENERIC_SPEC``). The code is the same source for all
-    kernels; ``tests/test_fast_kernels.py`` runs each against the event engine.
+    before typing), so a kernel compiles only the rule and the passes its runs use.
+    ``spec`` (``_spec.BrokerSpec``) says which settings are constants too: the kernel
+    calls the broker steps compiled for it, and reads the account kind as they do. Only
+    the generic spec's kernel has the code of short signals and dividends. The code is
+    the same source for all kernels; ``tests/test_fast_kernels.py`` runs each against
+    the event engine (docs/fast.md, *Speed and compilation*).
     """
-    broker = BROKERS[GENERIC_SPEC if generic else DEFAULT_SPEC]
+    broker = BROKERS[spec]
+    generic = spec == GENERIC_SPEC
+    s_cash = spec.cash
+    # A long-only cash account holds no short, and its cash does not go below zero
+    # (each buy is checked against it; fees on value are below 100% of a sale): it is
+    # never in a margin call, so its kernel leaves the margin monitor out. Should its
+    # cash go negative after all, the run is made again with the generic kernel.
+    no_call = spec.cash == 1 and spec.shorts == 0
 
     def run_nb(
         op: F64,
@@ -199,7 +218,7 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Call
         targets = targets_mode  # constants of the compiled code (``_make_run_nb``)
         has_exits = prm[P_HAS_EXITS] != 0
         has_short = generic and prm[P_HAS_SHORT] != 0
-        cash_account = prm[P_KIND_CASH] != 0
+        cash_account = prm[P_KIND_CASH] != 0 if s_cash < 0 else s_cash > 0
         size_value = prm[P_SIZE_KIND] == SIZE_VALUE
         same_bar = same_bar_pass
         for a in range(n_acct):
@@ -305,6 +324,9 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Call
                 # which this loop does not (docs/fast.md), so the first such bar is reported.
                 # Without shorts and with cash >= 0, NLV covers gross exposure: no call.
                 if first_call[a] < 0 and gross > 0 and (shorts or acc[A_CASH] < 0):
+                    if no_call:  # a constant; see ``_make_run_nb``
+                        cnt[N_GENERIC] = 1
+                        return
                     for k in range(na):
                         q = ys[k, Y_QTY]
                         if q != 0:
@@ -445,39 +467,55 @@ def _make_run_nb(targets_mode: bool, same_bar_pass: bool, generic: bool) -> Call
             for k in range(na):
                 final_qty[ys[k, Y_SLOT]] = ys[k, Y_QTY]
 
-    # ``on_bar_nb`` and ``place_nb`` are looked up in the kernel's globals: this
-    # kernel's are the module's with the broker compiled for ``spec`` (a dispatcher in
-    # the closure would not do, numba's cache key pickles the closure).
-    scope = {**run_nb.__globals__, "on_bar_nb": broker.on_bar_nb, "place_nb": broker.place_nb}
+    # ``on_bar_nb``, ``place_nb`` and ``affordable_nb`` are looked up in the kernel's
+    # globals: this kernel's are the module's with the broker compiled for ``spec`` (a
+    # dispatcher in the closure would not do, numba's cache key pickles the closure).
+    scope = {**run_nb.__globals__, **broker._asdict()}
     fn = types.FunctionType(run_nb.__code__, scope, run_nb.__name__, run_nb.__defaults__, run_nb.__closure__)
-    fn.__qualname__ = run_nb.__qualname__
+    # A qualified name per kernel: numba names compiled code after it (``_spec.internal_for``).
+    rule = "targets" if targets_mode else "signals"
+    timing = "same_bar" if same_bar_pass else "next_bar"
+    fn.__qualname__ = f"{run_nb.__qualname__}_{rule}_{timing}_{spec_tag(spec)}"
     fn.__doc__ = run_nb.__doc__
     return kernel(fn)
 
 
 #: The loop compiled per (entry point is ``from_targets``, ``fill_timing`` is
 #: ``"same_bar_close"``, broker spec), each on first use and cached on disk like any
-#: kernel: a run compiles only the kernel it needs. The default spec serves runs with
-#: the default broker settings, the generic one every other run (docs/fast.md, *Speed
-#: and compilation*).
-KERNELS = {
-    (t, s, g): _make_run_nb(t, s, g) for t in (False, True) for s in (False, True) for g in (False, True)
-}
+#: kernel: a run compiles only the kernel it needs. The lean specs of ``SPECS`` serve
+#: runs with the default broker settings, the generic one every other run
+#: (``variant_for``; docs/fast.md, *Speed and compilation*).
+KERNELS = {(t, s, spec): _make_run_nb(t, s, spec) for (t, s), specs in SPECS.items() for spec in specs}
 #: The kernel of the default run (``from_signals``, next-bar fills, default settings).
-run_nb = KERNELS[False, False, False]
+run_nb = KERNELS[False, False, LONG_MARGIN_SPEC]
 
 
-def variant_for(prm: I64, dividends: I64) -> tuple[bool, bool, bool]:
-    """Return the ``KERNELS`` key of the run described by its parameter row and dividends.
+def variant_for(prm: I64, cm: I64, dividends: I64) -> tuple[bool, bool, BrokerSpec]:
+    """Return the ``KERNELS`` key of the run described by its parameters, commission and dividends.
 
-    The default variant serves runs with the default broker settings
-    (``_broker.DEFAULT_SPEC``), no short signals and no dividends; any other run gets
-    the generic one.
+    The lean variants (``_spec.spec_for``: a margin or a cash account, long only for
+    signals) serve runs with the default broker settings, no slippage, fees on value
+    only, no short signals and no dividends; any other run gets the generic one.
     """
-    default = spec_for(prm) is DEFAULT_SPEC and prm[P_HAS_SHORT] == 0 and dividends.shape[0] == 0
-    return bool(prm[P_MODE] == MODE_TARGETS), bool(prm[P_SAME_BAR] != 0), not default
+    targets = bool(prm[P_MODE] == MODE_TARGETS)
+    same_bar = bool(prm[P_SAME_BAR] != 0)
+    spec = spec_for(prm, cm)
+    if spec == GENERIC_SPEC or prm[P_HAS_SHORT] != 0 or dividends.shape[0] != 0:
+        spec = GENERIC_SPEC
+    elif targets:
+        spec = LEAN_SPEC
+    elif same_bar:
+        spec = LONG_SPEC
+    else:
+        spec = LONG_CASH_SPEC if prm[P_KIND_CASH] else LONG_MARGIN_SPEC
+    return targets, same_bar, spec
 
 
-def kernel_for(prm: I64, dividends: I64) -> Callable[..., None]:
-    """Return the kernel for the run described by its parameter row and dividends."""
-    return KERNELS[variant_for(prm, dividends)]
+def kernel_for(prm: I64, cm: I64, dividends: I64) -> Callable[..., None]:
+    """Return the kernel for the run described by its parameters, commission and dividends."""
+    return KERNELS[variant_for(prm, cm, dividends)]
+
+
+def generic_kernel(prm: I64) -> Callable[..., None]:
+    """Return the generic kernel of the run's entry point and fill timing."""
+    return KERNELS[bool(prm[P_MODE] == MODE_TARGETS), bool(prm[P_SAME_BAR] != 0), GENERIC_SPEC]

@@ -25,7 +25,7 @@ from solvent.fast import _inputs as inp
 from solvent.fast import _layout as ly
 from solvent.fast import decide
 from solvent.fast._costs import NotLoweredError, lower_commission, lower_slippage
-from solvent.fast._loop import kernel_for
+from solvent.fast._loop import generic_kernel, kernel_for
 from solvent.fast._settings import PROFILE, Settings, check_pdt, resolve
 from solvent.fast.result import FastResult
 from solvent.model.instrument import Instrument
@@ -112,6 +112,7 @@ def _run(
     )
     fill_cap = rej_cap = max(64, capacity)
     exact = False
+    run = kernel_for(prm, cm, mkt.dividends)
     while True:
         equity = np.empty((n_acct, t), dtype=np.int64)  # the loop writes every cell
         # The loop writes every field of each record it counts, and only counted rows are
@@ -123,7 +124,7 @@ def _run(
         final_qty = np.zeros(m, dtype=np.int64)
         first_call = np.zeros(n_acct, dtype=np.int64)
         cnt[:] = 0
-        kernel_for(prm, mkt.dividends)(
+        run(
             mkt.open, mkt.high, mkt.low, mkt.close, mkt.volume, mkt.tick, mkt.lot, mkt.present,
             *sig, weights, rebalance,
             lay.start, lay.slots, cols.data_col, mkt.inst, mkt.dividends, size_lots, cm, prm,
@@ -136,6 +137,9 @@ def _run(
                 "NLV x weight",
                 "too large for the fast path's 64-bit arithmetic (see docs/fast.md); use solvent.backtest",
             )
+        if cnt[ly.N_GENERIC]:  # a lean kernel met what it leaves out (``_spec.LONG_SPEC``)
+            run = generic_kernel(prm)
+            continue
         if cnt[ly.N_UNSETTLED]:
             if exact:  # pragma: no cover - exact ticks are whole and positive
                 raise AssertionError("a price in exact ticks could not be read")
@@ -294,7 +298,7 @@ def from_signals(
         partial_fills=partial_fills, unfunded=unfunded, zero_volume=zero_volume,
         volume_limit=volume_limit, pdt=pdt, lot_size=lot_size,
     )  # fmt: skip
-    mkt = inp.market(data, instruments, st.default_instrument())
+    mkt = inp.market(data, instruments, st.default_instruments())
     le, cols = inp.signals(entries, "entries", mkt)
     inp.refuse_splits(mkt, cols)
     t = len(mkt.index)
@@ -402,7 +406,7 @@ def from_targets(
         partial_fills=partial_fills, unfunded=unfunded, zero_volume=zero_volume,
         volume_limit=volume_limit, pdt=pdt, lot_size=lot_size,
     )  # fmt: skip
-    mkt = inp.market(data, instruments, st.default_instrument())
+    mkt = inp.market(data, instruments, st.default_instruments())
     w, cols = inp.weights(weights, mkt)
     inp.refuse_splits(mkt, cols)
     prm = _params(cash=cash, account=account, slippage=slippage, settings=st, mode=ly.MODE_TARGETS)
