@@ -149,3 +149,22 @@ def test_cli_notes_orders_that_waited_on_zero_volume_bars(
     assert "waited on zero-volume bars" in out and "--zero-volume fill" in out
     assert main([*args, "--zero-volume", "fill"]) == 0
     assert "waited on zero-volume bars" not in capsys.readouterr().out
+
+
+def test_panel_knows_whether_it_has_dividends_and_splits() -> None:
+    full = sample()
+    assert full.has_dividends and full.has_splits  # the sample has both
+    window = full.slice(None, "2014-02-01")
+    assert window.has_dividends == bool(window.dividend.any())
+    assert window.has_splits == bool((window.split != 1.0).any())
+    plain = from_frame(_one(), symbol="SYNA")
+    assert not plain.has_dividends and not plain.has_splits
+    frame = _one().assign(dividend=0.0, split=1.0)
+    frame.loc[3, "dividend"] = 0.25
+    frame.loc[5, "split"] = 2.0
+    both = from_frame(frame, symbol="SYNA")
+    assert both.has_dividends and both.has_splits
+    split_cols = set(np.flatnonzero((full.split != 1.0).any(axis=0)).tolist())
+    assert split_cols and len(split_cols) < len(full.symbols)
+    for j, sym in enumerate(full.symbols):
+        assert full.select([sym]).has_splits == (j in split_cols)

@@ -65,6 +65,9 @@ class BarData:
     dividend, split
         ``float64`` ``(T, N)``: cash dividend per share going ex on that bar (default 0)
         and split ratio effective from that bar (default 1; 2 means 2-for-1).
+    has_dividends, has_splits
+        Whether any cell of ``dividend`` is not 0, of ``split`` not 1: found once when
+        the panel is built, so a run need not read two grids of defaults to learn it.
     present
         ``bool`` ``(T, N)``: whether the symbol has a bar at that timestamp. A missing
         bar means *no trading*: prices are NaN, volume 0, dividend 0, split 1. It is never
@@ -78,6 +81,8 @@ class BarData:
     __slots__ = (
         "close",
         "dividend",
+        "has_dividends",
+        "has_splits",
         "high",
         "low",
         "meta",
@@ -100,6 +105,8 @@ class BarData:
     split: FloatArray
     present: BoolArray
     meta: Mapping[str, Any]
+    has_dividends: bool
+    has_splits: bool
 
     def __init__(
         self,
@@ -181,6 +188,9 @@ class BarData:
         )
         self.present = _readonly(pres)
         self.meta = MappingProxyType(dict(meta or {}))
+        # Absent cells hold the defaults, so a whole-grid test is the events' test.
+        self.has_dividends = bool(self.dividend.any())
+        self.has_splits = not bool((self.split == 1.0).all())
 
     @classmethod
     def _adopt(

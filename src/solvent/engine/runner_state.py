@@ -129,8 +129,8 @@ class RunnerState:
         # Read once per busy bar.
         self.opens_session = frozenset(self.session_starts)
         self.closes_session = frozenset(self.session_ends)
-        self.dividends = events(panel.dividend, 0.0, panel.symbols)
-        self.splits = events(panel.split, 1.0, panel.symbols)
+        self.dividends = events(panel.dividend, 0.0, panel.symbols) if panel.has_dividends else {}
+        self.splits = events(panel.split, 1.0, panel.symbols) if panel.has_splits else {}
         self.multiplier = [float(i.multiplier) for i in instruments]
         self.model = FigureModel.of(self.acct, instruments) if lazy else None
         self.eager = not lazy

@@ -112,7 +112,7 @@ def _instruments(
 def refuse_splits(mkt: Market, cols: Columns) -> None:
     """Refuse a split on a traded symbol: the compiled loop does not apply splits."""
     panel = mkt.panel
-    if not (panel.split != 1.0).any():
+    if not panel.has_splits:
         return
     traded = np.zeros(len(panel.symbols), dtype=np.bool_)
     traded[cols.data_col] = True
@@ -133,7 +133,7 @@ def _dividends(panel: BarData, insts: list[Instrument]) -> I64:
     times lot size, multiplier and 100), so the ledger rule ``per_unit_cash`` gives the
     same cents in both engines.
     """
-    if not panel.dividend.any():
+    if not panel.has_dividends:
         return np.zeros((0, 4), dtype=np.int64)
     rows, cols = np.nonzero(panel.present & (panel.dividend != 0.0))
     out = np.zeros((rows.size, 4), dtype=np.int64)
