@@ -169,7 +169,8 @@ def market(
     inst = np.array(rows, dtype=np.int64).reshape(len(insts), ly.NI)
     tick = readonly(np.array([i.tick_size for i in insts], dtype=np.float64))
     lot = readonly(np.array([i.lot_size for i in insts], dtype=np.float64))
-    index = pd.DatetimeIndex(panel.timestamps, name="timestamp")
+    # ``copy=False``: the panel's stamps as they are (read only; a copy is fresh memory).
+    index = pd.DatetimeIndex(panel.timestamps, name="timestamp", copy=False)
     return Market(
         panel,
         tuple(insts),
