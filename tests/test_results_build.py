@@ -9,6 +9,7 @@ Each must give what the plain versions gave.
 from __future__ import annotations
 
 import gc
+import pickle
 import weakref
 from decimal import Decimal
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ from _bars import minute_sessions
 from solvent.data import BarData
 from solvent.engine import Context, Strategy, backtest
 from solvent.execution.broker import SimulatedBroker
+from solvent.model.money import Money
 from solvent.model.records import ReasonCode
 from solvent.results import periods
 from solvent.results.exposure import _total
@@ -162,3 +164,29 @@ def test_return_ratios_equal_the_three_functions(n: int, risk_free: float) -> No
 def test_traded_total_equals_the_sum_of_absolute_values(values: list[float]) -> None:
     arr = np.array(values, dtype=np.float64)
     np.testing.assert_array_equal(_total(arr), float(np.sum(np.abs(arr))))
+
+
+def test_result_pickles_with_its_ledger_for_another_process() -> None:
+    # A sweep over multiprocessing or joblib sends results back pickled: the ledger's
+    # lock stays behind and the copy gets its own; every table and figure comes along.
+    stamps = pd.bdate_range("2024-01-02", periods=6).to_numpy()
+    px = np.array([[10.0], [10.0], [11.0], [12.0], [12.0], [12.0]])
+    data = BarData(stamps, ["AAA"], px, px, px, px, np.full(px.shape, 1e6))
+    res = backtest(BuyThenTooMuch, data, cash=1_000, account="cash", partial_fills=False, commission=0.001)
+    res.fills  # noqa: B018 - one table built before, the others after the round trip
+    copy = pickle.loads(pickle.dumps(res))  # noqa: S301 - our own bytes, just written
+    for name in (
+        "equity",
+        "cash",
+        "margin",
+        "positions",
+        "orders",
+        "fills",
+        "trades",
+        "rejections",
+        "events",
+    ):
+        assert getattr(copy, name).equals(getattr(res, name)), name
+    assert copy.metrics == res.metrics and copy.final_equity == res.final_equity
+    assert copy.account.lock is not res.account.lock
+    assert copy.account.snapshot().cash == res.account.snapshot().cash == Money.of("1019.78")

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import pandas as pd
 
@@ -182,6 +183,21 @@ class AccountState:
     def instruments(self) -> Mapping[str, Instrument]:
         """Return the registered instruments by symbol (read-only mapping)."""
         return dict(self._instruments)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Return the account's state for ``pickle``, without its lock (locks do not pickle).
+
+        A result (and its ledger) can then cross to another process, as a parameter
+        sweep over ``multiprocessing`` or joblib returns it; the copy gets a lock of its own.
+        """
+        with self._lock:
+            state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     @property
     def lock(self) -> threading.RLock:
