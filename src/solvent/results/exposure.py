@@ -59,8 +59,10 @@ def exposure(gross_exposure: pd.Series | npt.ArrayLike, equity: pd.Series | npt.
     return ExposureStats(in_market, lev)
 
 
-def _total(values: pd.Series | npt.ArrayLike) -> float:
-    """Return the sum of the absolute values (``turnover``'s traded total)."""
+def _total(values: pd.Series | npt.ArrayLike | MoneyLike) -> float:
+    """Return ``turnover``'s traded total: a scalar's absolute value, or an array's sum of them."""
+    if isinstance(values, Money | Decimal | int | float):
+        return abs(float(_as_decimal(values)))
     v = _to_float_array(values)
     # Values that are all non-negative (traded value per bar) add up as they are: the
     # same floats in the same order, without a run-sized array of absolute values.
@@ -107,11 +109,7 @@ def turnover(
     mean_e = float(np.mean(e))
     if not mean_e > 0:
         return _NAN
-    if isinstance(traded_value, Money | Decimal | int | float):
-        total = abs(float(_as_decimal(traded_value)))
-    else:
-        total = _total(traded_value)
-    result = total / mean_e
+    result = _total(traded_value) / mean_e
     if not annualize:
         return result
     if e.size < 2:

@@ -39,7 +39,6 @@ from decimal import Decimal
 import numpy.typing as npt
 import pandas as pd
 
-from solvent.model.money import Money
 from solvent.results.conversions import _NAN, MoneyLike, _as_decimal, _index_of
 from solvent.results.drawdown import DrawdownStats, max_drawdown
 from solvent.results.exposure import ExposureStats, _total, exposure, turnover
@@ -170,9 +169,7 @@ def compute_metrics(
         turn, annual_turn = _NAN, _NAN
     else:
         # The traded total once (a per-bar array is summed here, not once per call).
-        traded_total = (
-            traded_value if isinstance(traded_value, Money | Decimal | int | float) else _total(traded_value)
-        )
+        traded_total = _total(traded_value)
         turn = turnover(traded_total, equity)
         annual_turn = turnover(traded_total, equity, annualize=True, periods_per_year=ppy) if annual else _NAN
     return {

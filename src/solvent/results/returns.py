@@ -177,12 +177,12 @@ def return_ratios(
     """
     r = _finite(returns)
     if r.size < 2:
-        return _NAN, _NAN, sortino(r, periods_per_year)
+        return _NAN, _NAN, _sortino(r, periods_per_year)
     sd = _std(r)
     return (
         sd * math.sqrt(periods_per_year),
         _sharpe(r, periods_per_year, risk_free, sd),
-        sortino(r, periods_per_year),
+        _sortino(r, periods_per_year),
     )
 
 
@@ -207,7 +207,11 @@ def sortino(returns: pd.Series | npt.ArrayLike, periods_per_year: float) -> floa
         NaN with no returns or when ``DD == 0`` (no losing period): the ratio is then
         undefined, and NaN is returned rather than ``inf``.
     """
-    r = _finite(returns)
+    return _sortino(_finite(returns), periods_per_year)
+
+
+def _sortino(r: FloatArray, periods_per_year: float) -> float:
+    """``sortino`` of finite returns (no NaN left to drop)."""
     if r.size == 0:
         return _NAN
     down = np.minimum(r, 0.0)
