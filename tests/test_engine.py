@@ -13,6 +13,7 @@ import pytest
 from solvent.data import BarData, sample
 from solvent.engine import Context, ParameterError, Strategy, backtest
 from solvent.execution.broker import OrderView
+from solvent.model.instrument import Instrument
 from solvent.model.money import Money
 from solvent.model.orders import OrderStatus, Rejection
 from solvent.model.records import ReasonCode
@@ -407,3 +408,22 @@ def test_summary_names_profile_and_permissive_settings_only_when_not_realistic()
     assert "vectorbt" in loose and "PERMISSIVE" in loose and "short_cash" in loose
     strict = text("realistic")
     assert "PERMISSIVE" not in strict and "profile" not in strict
+
+
+def test_turnover_counts_each_fills_exact_value_with_multiplier_and_flip() -> None:
+    class Flip(Strategy):
+        def on_bar(self, ctx: Context) -> None:
+            if ctx.i == 0:
+                ctx.order("FUT", 3)  # fills at bar 1's open 11.00
+            elif ctx.i == 2:
+                ctx.order("FUT", -5)  # flip: sell 3 and short 2 at bar 3's open 13.00
+
+    data = panel({"FUT": [10.0, 11.0, 12.0, 13.0, 14.0]})
+    inst = Instrument(
+        "FUT", asset_class="future", multiplier=50, initial_margin_fixed=1_000, maintenance_margin_fixed=800
+    )
+    res = backtest(Flip, data, cash=100_000, instruments=[inst], volume_limit=None)
+    # 3 × 11.00 × 50 = 1,650.00, then 5 × 13.00 × 50 = 3,250.00 (both legs of the flip).
+    assert res.fills["quantity"].tolist() == [Decimal(3), Decimal(-3), Decimal(-2)]
+    mean_equity = res.equity.mean()
+    assert res.metrics["turnover"] == pytest.approx((1_650.0 + 3_250.0) / mean_equity, rel=1e-12)

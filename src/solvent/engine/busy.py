@@ -120,13 +120,12 @@ class BusyBars(QuietBars):
 
     def _booked(self, i: int, fills: list[Fill]) -> None:
         """Account for bar ``i``'s fills: traded value, positions held."""
-        value = 0.0
-        touched = []
-        for f in fills:
-            value += abs(float(f.quantity * f.price)) * self.multiplier[self.col[f.symbol]]
-            touched.append(f.symbol)
+        # The broker sums the fills' exact notionals (minor units): one float per bar.
+        broker = self.broker
+        value = broker.traded_minor / self.minor_per_unit
+        broker.traded_minor = 0
         self._traded[i] = self._traded.get(i, 0.0) + value
-        self._lots_changed(i, touched)
+        self._lots_changed(i, [f.symbol for f in fills])
 
     def _lots_changed(self, i: int, symbols: list[str]) -> None:
         acct = self.acct

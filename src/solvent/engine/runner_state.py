@@ -131,7 +131,8 @@ class RunnerState:
         self.closes_session = frozenset(self.session_ends)
         self.dividends = events(panel.dividend, 0.0, panel.symbols) if panel.has_dividends else {}
         self.splits = events(panel.split, 1.0, panel.symbols) if panel.has_splits else {}
-        self.multiplier = [float(i.multiplier) for i in instruments]
+        # Minor units per currency unit: traded value arrives in minor units (``_booked``).
+        self.minor_per_unit = 10**self.acct.currency.digits
         self.model = FigureModel.of(self.acct, instruments) if lazy else None
         self.eager = not lazy
         self.same_bar = broker.fill_timing is FillTiming.SAME_BAR_CLOSE

@@ -58,6 +58,10 @@ _UNFUNDED_CANCEL, _UNFUNDED_DEFER = Unfunded.CANCEL, Unfunded.DEFER
 class Matching(Placement):
     """The matching pass and fill booking of ``SimulatedBroker``."""
 
+    #: Value traded since the engine last read it, in minor units (the fills' exact
+    #: notionals, contract multiplier included): the engine's turnover per bar.
+    traded_minor: int = 0
+
     def _match(
         self,
         ts: pd.Timestamp,
@@ -530,6 +534,7 @@ class Matching(Placement):
         w.notional += notional
         w.commission += comm
         w.closed = closed
+        self.traded_minor += notional
         if self._counts_month:
             self._month_units += abs(lots) * inst.lot_size
         self.fills.extend(legs)
