@@ -85,9 +85,11 @@ class BusyBars(QuietBars):
         else:
             cols = sorted({j for j in self.held if present[j]}.union(bar_cols))
         check = bars
-        if broker.check_extremes and not self.eager:
+        if broker.check_extremes and not self.eager and not lazy:
             check = {syms[j]: bars.get(syms[j]) or self._bar(i, j, ts) for j in self.held if present[j]}
-        broker._end_bar(ts, {syms[j]: c_row.item(j) for j in cols}, check)
+        # Under ``_lazy_ok`` (long-only, no loan, healthy, still so after the fills) the
+        # margin check finds the account healthy at any prices: it is skipped.
+        broker._end_bar(ts, {syms[j]: c_row.item(j) for j in cols}, check, check=not lazy)
         self.at = i
         self.lazy_bar = lazy
         if self.eager:
