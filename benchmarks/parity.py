@@ -36,7 +36,8 @@ import pandas as pd
 from benchmarks.engines.common import CASH, COMMISSION, Fill, Outcome
 
 HALF_CENT = 0.005
-FLOAT_PEERS = frozenset({"vectorbt", "backtesting.py", "backtrader"})
+# ``python-loop`` keeps the commission unrounded (exact milli-cents): the same drift.
+FLOAT_PEERS = frozenset({"vectorbt", "backtesting.py", "backtrader", "python-loop"})
 
 
 @dataclass(frozen=True)

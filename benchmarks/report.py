@@ -264,6 +264,48 @@ def _floor_md(floors: dict[str, dict[str, Any]]) -> list[str]:
     ]
 
 
+def _loop_md(datasets: list[str], results: dict[tuple[str, str], Measure]) -> list[str]:
+    """The event engine's time over ``python-loop``'s (the floor), per fill and per target."""
+    rows = []
+    for d in datasets:
+        ev, loop, peer = (results.get((e, d)) for e in ("solvent-event", "python-loop", "backtesting.py"))
+        if ev is None or loop is None or not ev.seconds or not loop.seconds or ev.outcome is None:
+            continue
+        fills = ev.outcome.n_fills
+        own = ev.median_s - loop.median_s
+        limit = {"b": 0.25, "c": 0.1}.get(d)
+        room = ""
+        if limit is not None and peer is not None and peer.seconds:
+            budget = limit * peer.median_s - loop.median_s
+            room = f"{1e6 * budget / fills:.0f} µs" if fills else ""
+        rows.append(
+            [
+                d,
+                f"{ev.median_s:.3f}",
+                f"{loop.median_s:.3f}",
+                f"{own:.3f}",
+                f"{fills:,}",
+                f"{1e6 * own / fills:.0f} µs" if fills else "",
+                room,
+            ]
+        )
+    if not rows:
+        return []
+    header = ["data", "event s", "python-loop s", "engine's own s", "fills", "per fill", "target allows"]
+    return [
+        "## The event engine over a bare loop",
+        "",
+        "`python-loop` runs the same decisions through a plain Python loop with integer cash and no"
+        " rules (`benchmarks/engines/bare.py`): what the strategy costs without an engine. The"
+        " difference is the engine's own work (orders, the gatekeeper, matching, the ledger, lots,"
+        ' records, the equity curve), here per fill; "target allows" is that budget per fill under the'
+        " event ÷ backtesting.py target (0.25× on b, 0.1× on c).",
+        "",
+        *_md_table(header, rows),
+        "",
+    ]
+
+
 def _profile_md(name: str, prof: dict[str, Any]) -> list[str]:
     split: dict[str, float] = prof["split"]
     total = sum(split.values()) or 1.0
@@ -420,6 +462,7 @@ def markdown(
         ["target", "limit", "measured", "verdict"], targets(datasets, results, first, overheads, floors, sets)
     )
     lines.append("")
+    lines += _loop_md(datasets, results)
     if profiles:
         lines += ["## Where the event engine's time goes (pyinstrument)", ""]
         for d, prof in profiles.items():

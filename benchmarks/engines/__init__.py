@@ -51,6 +51,10 @@ ENGINES: dict[str, EngineSpec] = {
     "backtrader": EngineSpec(
         "benchmarks.engines.bt", note="one Cerebro per symbol and pair", libraries=("pandas", "backtrader")
     ),
+    "python-loop": EngineSpec(
+        "benchmarks.engines.bare",
+        note="a bare Python loop over the shared decisions: no engine, no rules (a floor, not a peer)",
+    ),
     "solvent-event-noval": EngineSpec(
         "benchmarks.engines.event", {"VALIDATION": "off"}, note="validation='off' (gatekeeper overhead)"
     ),
@@ -63,7 +67,7 @@ ENGINES: dict[str, EngineSpec] = {
         jit=True,
     ),
 }
-MAIN = ("solvent-event", "solvent-fast", "vectorbt", "backtesting.py", "backtrader")
+MAIN = ("solvent-event", "solvent-fast", "vectorbt", "backtesting.py", "backtrader", "python-loop")
 # (base, variant) pairs whose cost benchmarks/overhead.py measures, with the target's limit.
 OVERHEADS = (
     ("solvent-event-noval", "solvent-event", 0.02, "event: validation (reject vs off)"),
