@@ -298,8 +298,8 @@ def _loop_md(datasets: list[str], results: dict[tuple[str, str], Measure]) -> li
         "`python-loop` runs the same decisions through a plain Python loop with integer cash and no"
         " rules (`benchmarks/engines/bare.py`): what the strategy costs without an engine. The"
         " difference is the engine's own work (orders, the gatekeeper, matching, the ledger, lots,"
-        ' records, the equity curve), here per fill; "target allows" is that budget per fill under the'
-        " event ÷ backtesting.py target (0.25× on b, 0.1× on c).",
+        ' records, the equity curve, the strategy\'s calls into them), here per fill; "target allows" is'
+        " that budget per fill under the event ÷ backtesting.py target (0.25× on b, 0.1× on c).",
         "",
         *_md_table(header, rows),
         "",
