@@ -303,3 +303,50 @@ def test_sample_has_zero_volume_split_and_dividends() -> None:
     assert len(paying) == 2
     assert (s.dividend > 0).sum(axis=0)[paying].min() >= 30
     assert _on_cent_grid(s.dividend)
+
+
+# --- wide frames (two column levels: field and symbol) -------------------------------
+
+
+def _wide(order: str = "field-symbol") -> pd.DataFrame:
+    idx = pd.date_range("2024-01-02", periods=4, freq="B", name="Date")
+    fields = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
+    cols = pd.MultiIndex.from_product([fields, ["MSFT", "AAPL"]], names=["Price", "Ticker"])
+    base = {"Close": 10.5, "High": 11.0, "Low": 9.5, "Open": 10.0, "Adj Close": 9.9, "Volume": 500.0}
+    data = {(f, s): [base[f] * (2 if s == "MSFT" else 1)] * 4 for f, s in cols}
+    df = pd.DataFrame(data, index=idx, columns=cols)
+    # MSFT lists on the third day: its first two rows are empty cells, not bars.
+    df.loc[idx[:2], pd.IndexSlice[:, "MSFT"]] = np.nan
+    return df if order == "field-symbol" else df.swaplevel(axis=1)
+
+
+def test_wide_frame_loads_each_symbol_and_empty_rows_are_no_bar() -> None:
+    panel = from_frame(_wide())
+    assert panel.symbols == ("MSFT", "AAPL")  # the columns' order
+    assert panel.present.tolist() == [[False, True], [False, True], [True, True], [True, True]]
+    assert panel.close[2:, 0].tolist() == [21.0, 21.0]
+    assert panel.open[:, 1].tolist() == [10.0] * 4
+    assert panel.volume[0].tolist() == [0.0, 500.0]
+
+
+def test_wide_frame_symbol_then_field_levels_give_the_same_panel() -> None:
+    assert from_frame(_wide("symbol-field")).equals(from_frame(_wide()))
+
+
+def test_wide_frame_row_missing_one_price_raises_naming_symbol_and_timestamp() -> None:
+    df = _wide()
+    df.loc[df.index[3], ("Low", "AAPL")] = np.nan
+    with pytest.raises(DataError, match=r"AAPL @ 2024-01-05.*low"):
+        from_frame(df)
+
+
+def test_wide_frame_without_a_field_level_raises() -> None:
+    df = _wide()
+    df.columns = pd.MultiIndex.from_tuples([(f"x{k}", s) for k, (_, s) in enumerate(df.columns)])
+    with pytest.raises(DataError, match="not one holding the fields"):
+        from_frame(df)
+
+
+def test_wide_frame_with_symbol_argument_raises() -> None:
+    with pytest.raises(DataError, match="names its symbols in its columns"):
+        from_frame(_wide(), symbol="AAPL")

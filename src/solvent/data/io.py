@@ -17,6 +17,7 @@ import pandas as pd
 
 from solvent.data.checks import FIELDS, PRICE_FIELDS, DataError, FloatArray, TimeArray, check_cells, filled
 from solvent.data.frame import BarData
+from solvent.data.wide import wide_parts
 
 REQUIRED = ("timestamp", *PRICE_FIELDS, "volume")
 OPTIONAL_DEFAULTS = {"dividend": 0.0, "split": 1.0}
@@ -343,11 +344,18 @@ def from_frame(
       optionally ``dividend, split`` (any row order; symbols are sorted);
     * a mapping ``{symbol: frame}``, each frame indexed by timestamp or with a
       ``timestamp`` column, in ascending time order (symbols keep the mapping's order);
-    * a single-symbol frame without a ``symbol`` column, with ``symbol="X"``.
+    * a single-symbol frame without a ``symbol`` column, with ``symbol="X"``;
+    * a wide pandas frame with two column levels, the fields and the symbols in either
+      order, as ``yfinance.download`` returns several tickers (``solvent.data.wide``): a
+      symbol whose four prices are all missing on a row has no bar there.
 
     Raises ``DataError`` (an ``InvalidInputError``) naming the symbol, timestamp and
     field of the first bad value; nothing is built unless every row is valid.
     """
+    if isinstance(data, pd.DataFrame) and isinstance(data.columns, pd.MultiIndex):
+        if symbol is not None:
+            raise DataError("symbol", symbol, "a wide frame names its symbols in its columns")
+        data = wide_parts(data)
     if isinstance(data, Mapping):
         parts = []
         order = []
