@@ -56,5 +56,5 @@ def wide_parts(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
         assert isinstance(frame, pd.DataFrame)  # noqa: S101 - a level of a two-level index
         lowered = {str(c).strip().lower(): c for c in frame.columns}
         empty = frame[[lowered[f] for f in PRICE_FIELDS if f in lowered]].isna().to_numpy().all(axis=1)
-        parts[name] = frame[~empty]
+        parts[name] = frame.loc[~empty]
     return parts
