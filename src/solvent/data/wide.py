@@ -11,6 +11,7 @@ at every timestamp); a row missing only some of them is left for validation to n
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from solvent.data.checks import PRICE_FIELDS, DataError
@@ -55,6 +56,6 @@ def wide_parts(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
         frame = df.xs(sym, axis=1, level=sym_level)
         assert isinstance(frame, pd.DataFrame)  # noqa: S101 - a level of a two-level index
         lowered = {str(c).strip().lower(): c for c in frame.columns}
-        empty = frame[[lowered[f] for f in PRICE_FIELDS if f in lowered]].isna().to_numpy().all(axis=1)
-        parts[name] = frame.loc[~empty]
+        empty = frame[[lowered[f] for f in PRICE_FIELDS if f in lowered]].isna().to_numpy()
+        parts[name] = frame.iloc[np.flatnonzero(~empty.all(axis=1))]
     return parts
