@@ -350,3 +350,19 @@ def test_wide_frame_without_a_field_level_raises() -> None:
 def test_wide_frame_with_symbol_argument_raises() -> None:
     with pytest.raises(DataError, match="names its symbols in its columns"):
         from_frame(_wide(), symbol="AAPL")
+
+
+def test_long_frame_indexed_by_timestamp_and_symbol_loads_as_the_flat_one() -> None:
+    flat = sample().to_frame()
+    ref = from_frame(flat)
+    assert from_frame(flat.set_index(["timestamp", "symbol"])).equals(ref)
+    assert from_frame(flat.set_index(["symbol", "timestamp"])).equals(ref)
+
+
+def test_ticker_column_is_the_symbol_when_there_is_no_symbol_column() -> None:
+    flat = sample().to_frame()
+    renamed = flat.rename(columns={"timestamp": "Date", "symbol": "Ticker"}).set_index(["Date", "Ticker"])
+    assert from_frame(renamed).equals(from_frame(flat))
+    # With both, ``symbol`` is the symbol and ``ticker`` an ignored extra column.
+    both = flat.assign(ticker="ZZZ")
+    assert from_frame(both).symbols == from_frame(flat).symbols

@@ -68,15 +68,25 @@ def _to_pandas(obj: object, where: str) -> pd.DataFrame:
 TIME_ALIASES = ("datetime", "date")
 
 
+#: Other names of the symbol column (used only when there is no ``symbol`` column).
+SYMBOL_ALIASES = ("ticker",)
+
+
 def _lower_columns(df: pd.DataFrame, where: str) -> pd.DataFrame:
     """Return ``df`` with stripped, lower-case column names and a timestamp column.
 
     The timestamp is the ``timestamp`` column, else the index (a ``DatetimeIndex``, or one
     named ``timestamp``, ``datetime`` or ``date``), else a ``datetime`` column, else a
     ``date`` column (joined with a ``time`` column when there is one, as intraday
-    exports split them): what Yahoo, broker and vendor exports name it.
+    exports split them): what Yahoo, broker and vendor exports name it. A row index of
+    several named levels (``(timestamp, symbol)``) becomes columns; a ``ticker`` column is
+    the symbol when there is no ``symbol`` column.
     """
+    if df.index.nlevels > 1 and all(n is not None for n in df.index.names):
+        df = df.reset_index()
     names = [str(c).strip().lower() for c in df.columns]
+    if "symbol" not in names:
+        names = ["symbol" if n in SYMBOL_ALIASES else n for n in names]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise DataError(f"{where}.columns", dupes, "duplicate column names (names are case-insensitive)")
