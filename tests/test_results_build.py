@@ -190,3 +190,33 @@ def test_result_pickles_with_its_ledger_for_another_process() -> None:
     assert copy.metrics == res.metrics and copy.final_equity == res.final_equity
     assert copy.account.lock is not res.account.lock
     assert copy.account.snapshot().cash == res.account.snapshot().cash == Money.of("1019.78")
+
+
+def test_record_frames_of_a_run_that_never_trades_have_the_dtypes_of_one_that_does() -> None:
+    class Nothing(Strategy):
+        def on_bar(self, ctx: Context) -> None:
+            pass
+
+    class Churn(Strategy):
+        def on_bar(self, ctx: Context) -> None:
+            if ctx.i == 0:
+                ctx.order("AAA", 10)  # no tag, no intent: columns of None only
+            elif ctx.i == 2:
+                ctx.close_position("AAA")
+            elif ctx.i == 3:
+                ctx.order("AAA", -10)  # refused: a cash account does not sell short
+
+    stamps_ = pd.bdate_range("2024-01-02", periods=6).as_unit("ns").to_numpy()
+    o = np.array([[10.0], [11.0], [12.0], [13.0], [14.0], [15.0]])
+    data = BarData(stamps_, ["AAA"], o, o, o, o, np.full(o.shape, 1e6))
+    busy = backtest(Churn, data, cash=10_000, account="cash")
+    idle = backtest(Nothing, data, cash=10_000, account="cash")
+    for name in ("fills", "trades", "orders", "rejections", "events"):
+        full, empty = getattr(busy, name), getattr(idle, name)
+        assert empty.empty
+        assert dict(empty.dtypes) == dict(full.dtypes), name
+    assert len(busy.fills) == 2 and len(busy.trades) == 1 and len(busy.rejections) == 1
+    assert str(busy.fills["timestamp"].dtype) == "datetime64[ns]"
+    assert str(idle.fills["timestamp"].dtype) == "datetime64[ns]"
+    assert str(idle.rejections["reason"].dtype) == "str"
+    assert busy.fills["tag"].isna().all()  # a missing tag is NA, as in a column with some tags

@@ -60,11 +60,40 @@ assert _REJECTION_COLUMNS == (  # noqa: S101
 )  # fmt: skip
 
 
+#: Columns of the record frames that are not exact decimals (those stay ``object``):
+#: every frame has these dtypes whatever its rows, none included, so a run that never
+#: trades gives the same schema (``.dt`` and string methods work on its empty tables).
+_TEXT_COLUMNS = frozenset(
+    {
+        "order_id", "symbol", "side", "tag", "type", "tif", "intent", "status", "reason", "detail",
+        "entry_order_id", "exit_order_id", "kind", "from", "to",
+    }
+)  # fmt: skip
+_TIME_COLUMNS = frozenset({"timestamp", "submitted_at", "entry_time", "exit_time"})
+_BOOL_COLUMNS = frozenset({"at_fill"})
+
+
+def _typed(columns: Sequence[str], data: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Return a frame of ``columns`` (lists in ``data``, or empty) with the records' dtypes."""
+    out = {}
+    for c in columns:
+        values = [] if data is None else data[c]
+        if c in _TEXT_COLUMNS:
+            out[c] = pd.Series(values, dtype="str")
+        elif c in _TIME_COLUMNS and data is None:
+            out[c] = pd.Series(values, dtype="datetime64[ns]")
+        elif c in _BOOL_COLUMNS:
+            out[c] = pd.Series(values, dtype=bool)
+        else:  # exact decimals, and stamps as they come (an aware one keeps its zone)
+            out[c] = pd.Series(values, dtype=None if values else object)
+    return pd.DataFrame(out)
+
+
 def _frame(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     """Return a frame of ``rows`` built column by column (no row-wise transposition)."""
     if not rows:
-        return pd.DataFrame([], columns=list(columns))
-    return pd.DataFrame(dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)))
+        return _typed(columns, None)
+    return _typed(columns, dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)))
 
 
 def orders_frame(views: Iterable[OrderView]) -> pd.DataFrame:
@@ -167,7 +196,7 @@ def events_frame(events: Iterable[MarginEvent]) -> pd.DataFrame:
         )
         for e in events
     ]
-    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    return _frame(EVENT_COLUMNS, rows)
 
 
 def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
