@@ -247,9 +247,11 @@ class AccountState:
             if roll_ticks is not None:
                 # The missed rolls would re-base the lots on the stale mark, then this roll
                 # re-bases them on ``roll_ticks``: per lot the two moves of ``realized_mtm``
-                # telescope into the second, so the first is skipped (not settled).
+                # telescope into the second, so the first is skipped (not settled). The
+                # re-basing reads the position's mark only: the account's totals move
+                # once, by the mark at ``ticks`` (from the value they hold now).
                 pos.roll_serial = self._roll_serial
-                self._remark(pos, roll_ticks)
+                pos.mark_ticks = roll_ticks
                 pos.roll_session()
             self._remark(pos, ticks)
 

@@ -2,7 +2,8 @@
 
 The fourth layer of ``Runner`` (``runner_state`` lists them). A busy bar brings the ledger
 to the previous close (``marking``), applies dividends and splits, marks the account at
-the opens of the positions it must, matches the working orders against the bars of
+the opens of the positions it must (an unmarked position with an order goes there in
+one step, once the clock has moved), matches the working orders against the bars of
 their symbols, books the fills (traded value, positions held) and marks at the closes;
 in same-bar mode the orders placed at a bar fill at its close (``_close_pass``).
 Refusals and margin events are handed to the strategy (``_dispatch``).
@@ -42,18 +43,26 @@ class BusyBars(QuietBars):
         col = self.col
         wanted = {col[w.order.symbol] for w in broker._open}
         lazy = self.sym_lazy and not events and self._lazy_ok()
+        opened: list[int] = []  # unmarked positions with orders, marked at the open below
         if lazy:
             # Only the positions with orders are marked; the others stay where they were
             # (marked at the close of ``i - 1`` or earlier) until someone reads them.
             for j in self.fresh.difference(wanted):
                 self._go_stale(j, i - 1)
             if self.stale:
-                self._refresh([j for j in wanted if j in self.stale], i - 1, self.lastc[i - 1])
+                opened = [j for j in wanted if j in self.stale]
         elif self.stale:
             self._refresh(list(self.stale), i - 1, self.lastc[i - 1])
         if events:
             self._events(i, ts)
         broker._begin_bar(ts)
+        if opened:
+            # Once the clock is at bar ``i``: re-based on the close before the last session
+            # roll, then marked straight at this bar's open (a mark at the previous close
+            # and its roll in between would be overwritten: the roll's re-basing
+            # telescopes, and its prior-close figures are read by margin accounts only).
+            # The open's mark of capital used below counts them at the open, as before.
+            self._refresh(opened, i, self.open_eff[i])
         o_row = self.o[i]
         if self.eager:
             cols = np.flatnonzero(present).tolist()
@@ -61,17 +70,28 @@ class BusyBars(QuietBars):
         else:
             held = self.held
             bar_cols = [j for j in wanted if present[j]]
-            cols = [j for j in bar_cols if j in held] if lazy else [j for j in held if present[j]]
+            if not lazy:
+                cols = [j for j in held if present[j]]
+            elif opened:
+                cols = [j for j in bar_cols if j in held and j not in opened]
+            else:
+                cols = [j for j in bar_cols if j in held]
         if lazy:  # (no row to read when nothing is unmarked)
             acct._unmarked = self._stale_value(self.open_eff[i]) if self.stale else 0
-        acct.mark_ticks({syms[j]: o_row.item(j) for j in cols}, ts)
+        if cols:
+            acct.mark_ticks({syms[j]: o_row.item(j) for j in cols}, ts)
+        else:
+            # Nothing to mark (the clock is at ``ts`` already): only the mark's check of
+            # capital used, which counts the unmarked positions at this open.
+            with acct._lock:
+                acct._track_capital(ts)
         bars = {syms[j]: self._bar(i, j, ts) for j in bar_cols}
         fills = broker._match(
             ts, bars, session_open=i in self.opens_session, session_close=i in self.closes_session
         )
         if fills:
             self._booked(i, fills)
-        if lazy and not self._lazy_ok():
+        if lazy and fills and not self._lazy_ok():  # (without a fill nothing it reads moved)
             # The fills left a state the shortcut does not cover: mark every position at
             # this bar's open (where the ledger would have them) and close as usual.
             self._refresh(list(self.stale), i, self.open_eff[i])

@@ -97,15 +97,23 @@ class FigureModel:
         account restricted by the PDT rule, day-trade buying power) is given as is.
         """
         nlv, im, mm = cash, 0, 0
-        for j, q in lots.items():
-            value = rules.notional_minor(marks[j], q, int(self.k_num[j]), 1)
-            nlv += value
-            if self.cash_account:
+        # ``item``: a plain int per held position (``int(array[j])`` builds a numpy scalar
+        # first; ``tolist`` would convert every symbol's, held or not).
+        k_num, notional = self.k_num, rules.notional_minor
+        if self.cash_account:
+            # Margin is the value held, in full, at both rates.
+            for j, q in lots.items():
+                value = notional(marks[j], q, k_num.item(j), 1)
+                nlv += value
                 im += abs(value)
-                mm += abs(value)
-            else:
-                im += rules.margin_requirement(abs(value), int(self.im_ppm[j]))
-                mm += rules.margin_requirement(abs(value), int(self.mm_ppm[j]))
+            mm = im
+        else:
+            im_ppm, mm_ppm = self.im_ppm, self.mm_ppm
+            for j, q in lots.items():
+                value = notional(marks[j], q, k_num.item(j), 1)
+                nlv += value
+                im += rules.margin_requirement(abs(value), im_ppm.item(j))
+                mm += rules.margin_requirement(abs(value), mm_ppm.item(j))
         if bp is None:
             if self.cash_account:
                 bp = rules.cash_buying_power(cash, 0)

@@ -29,6 +29,10 @@ from solvent.engine.figures import INT64_SAFE, exposure
 from solvent.engine.runner_state import IntArray, RunnerState
 from solvent.risk.state import TradingState
 
+#: Most cells of symbols not held that ``Marking._catch_up`` multiplies by zero to scan a
+#: stretch by whole rows (a wide panel's long stretch picks the held columns out instead).
+DOT_WASTE = 1 << 16
+
 
 class Marking(RunnerState):
     """Positions a busy bar left unmarked, and ``sync``: the ledger brought to a close."""
@@ -79,16 +83,19 @@ class Marking(RunnerState):
         """
         if not cols:
             return
-        acct, lastc, syms = self.acct, self.lastc, self.symbols
+        lastc, syms, stale, stale_lk, fresh = self.lastc, self.symbols, self.stale, self.stale_lk, self.fresh
+        restate = self.acct._restate
         b = self.last_new_day(upto)
+        mv = 0
         for j in cols:
-            k = self.stale.pop(j)
-            self.stale_mv -= self.stale_lk.item(j) * lastc.item(k, j)
-            self.stale_lk[j] = 0
-            acct._restate(syms[j], int(lastc[b - 1, j]) if b > k else None, int(prices[j]))
-            self.fresh.add(j)
-        if not self.stale:
-            acct._unmarked = 0
+            k = stale.pop(j)
+            mv += stale_lk.item(j) * lastc.item(k, j)
+            stale_lk[j] = 0
+            restate(syms[j], lastc.item(b - 1, j) if b > k else None, prices.item(j))
+            fresh.add(j)
+        self.stale_mv -= mv
+        if not stale:
+            self.acct._unmarked = 0
 
     def sync(self, i: int) -> None:
         """Bring the ledger to the close of bar ``i`` and the broker's last prices to it."""
@@ -162,15 +169,34 @@ class Marking(RunnerState):
             )
         if ceiling > self.cap_max:
             self.cap_max = acct._max_capital  # ``figures_minor().max_capital_used``
-        if ceiling > self.cap_max:
+        if (
+            ceiling > self.cap_max
+            and unmarked
+            and len(cols) > 1
+            and ceiling < INT64_SAFE
+            and (k - a) * (self.n - len(cols)) <= DOT_WASTE
+        ):
+            # Every held position is unmarked (all long): capital used at a mark is the
+            # row's dot product with ``stale_lk`` (exact in int64: below ``ceiling``), whole
+            # rows, where picking the held columns out cost more. The first mark at its
+            # peak, opens before closes within a bar, is replayed.
+            lk = self.stale_lk
+            seen = np.empty(2 * (k - a), dtype=np.int64)
+            seen[0::2] = self.open_eff[rows].dot(lk)
+            seen[1::2] = self.lastc[rows].dot(lk)
+            peak = int(seen.argmax())
+            if seen.item(peak) > self.cap_max:
+                marks[peak] = None
+        elif ceiling > self.cap_max:
+            opens: IntArray | None = None
             if len(cols) == 1:  # one position: a plain slice, no fancy indexing
                 c0 = cols[0]
                 top = [max(int(self.open_eff[rows, c0].max()), int(self.lastc[rows, c0].max()))]
                 bound = lots[0] * k_num[0] * top[0]
             else:
-                top = np.maximum(
-                    self.open_eff[rows, cols].max(axis=0), self.lastc[rows, cols].max(axis=0)
-                ).tolist()
+                # The marks each bar's open and close give the held columns, read once.
+                opens, closes = self.open_eff[rows, cols], self.lastc[rows, cols]
+                top = np.maximum(opens.max(axis=0), closes.max(axis=0)).tolist()
                 bound = sum(q * kn * px for q, kn, px in zip(lots, k_num, top, strict=True))
             if bound > self.cap_max:
                 self.cap_max = acct._max_capital  # ``figures_minor().max_capital_used``
@@ -187,10 +213,11 @@ class Marking(RunnerState):
             elif bound > self.cap_max:
                 q = np.array(lots, dtype=np.int64)
                 kn = np.array(k_num, dtype=np.int64)
-                opens = np.where(self.present[rows, cols], self.o[rows, cols], self.lastc[a:k, cols])
+                if opens is None:
+                    opens, closes = self.open_eff[rows, cols], self.lastc[rows, cols]
                 seen = np.empty(2 * (k - a), dtype=np.int64)
                 seen[0::2] = exposure(q, opens, kn)
-                seen[1::2] = exposure(q, self.lastc[rows, cols], kn)
+                seen[1::2] = exposure(q, closes, kn)
                 peak = int(seen.argmax())
                 if int(seen[peak]) > self.cap_max:
                     marks[peak] = None
