@@ -310,3 +310,31 @@ def test_new_status_change_equals_status_change_init() -> None:
     built = new_status_change("o4", TS, OrderStatus.CANCELLED, Decimal("1.5"), ReasonCode.ZERO_VOLUME, "x")
     assert built == StatusChange("o4", TS, OrderStatus.CANCELLED, Decimal("1.5"), ReasonCode.ZERO_VOLUME, "x")
     assert type(built) is StatusChange
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    price=st.integers(1, 2_000_000),
+    budget=st.integers(0, 10**10),
+    rate_ppm=st.integers(0, 999_999),
+    bps=st.booleans(),
+)
+def test_lots_for_value_value_fee_equals_largest_affordable(
+    price: int, budget: int, rate_ppm: int, bps: bool
+) -> None:
+    # The same rate either way: ppm / 100 basis points, or ppm / 10**6 of value.
+    model: CommissionModel = (
+        BasisPoints(Decimal(rate_ppm) / 100) if bps else PercentOfValue(Decimal(rate_ppm) / 10**6)
+    )
+    inst = Instrument("X", tick_size=Decimal("0.01"))
+    broker = _broker(model, inst)
+
+    def cost(n: int) -> int:
+        notional = price * n
+        return notional + model.order_commission(inst, n, notional)
+
+    lo, hi = 0, budget // price + 1  # cost(hi) > budget: its notional alone is
+    while hi - lo > 1:  # the largest n whose cost fits, by bisection (cost rises with n)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if cost(mid) <= budget else (lo, mid)
+    assert broker._lots_for_value(inst, budget, price, 0) == lo

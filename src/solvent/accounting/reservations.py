@@ -75,6 +75,23 @@ class ReservationBook:
         else:
             self.total_long += amount
 
+    def add_new(self, order_id: str, amount: int, symbol: str | None, short: bool, tag: str | None) -> bool:
+        """``add`` unless ``order_id`` already holds a reservation; return whether it was added.
+
+        The caller holds the account's lock and has checked availability: the broker's
+        placement, which must not reserve twice under an id a caller reserved for itself.
+        """
+        by_id = self._by_id
+        if order_id in by_id:
+            return False
+        by_id[order_id] = _Reservation(order_id, amount, symbol, short, tag)
+        self.total += amount
+        if short:
+            self.total_short += amount
+        else:
+            self.total_long += amount
+        return True
+
     def release_fraction(self, order_id: str, fraction: Fraction) -> int:
         """Release ``fraction`` of the original amount; return what was released.
 

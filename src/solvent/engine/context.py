@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 FloatRow = npt.NDArray[np.float64]
 _ZERO = Decimal(0)
-_CLOSE = Intent.CLOSE  # read once (an ``Enum.MEMBER`` lookup is not free on Python 3.11)
+# Read once (an ``Enum.MEMBER`` lookup is not free on Python 3.11).
+_CLOSE = Intent.CLOSE
+_GTC = TimeInForce.GTC
 
 
 class CloseRow(np.ndarray):
@@ -302,6 +304,11 @@ class Context:
         bar (sessions are calendar dates; a daily bar is one). A refusal is an
         ``OrderView`` with status ``rejected`` and a reason code.
         """
+        if type is None and limit is None and stop is None and tif is _GTC:
+            # A plain market order (most calls): ``submit``'s one-pass path, without its
+            # keyword arguments and type inference.
+            self._sync_orders(self.i)
+            return self._broker._submit_market(symbol, quantity, self.timestamp, tag, intent)
         if type is not None:
             otype: OrderType | str = type
         elif limit is not None:
@@ -322,9 +329,17 @@ class Context:
         )
 
     def _lots_of(self, symbol: str, value: Decimal) -> Decimal:
-        """Return the quantity ``value`` buys at the last close, truncated to the lot step."""
-        inst = self._broker.account.instrument(symbol)
-        units = value / (self.last_price(symbol) * inst.multiplier)
+        """Return the quantity ``value`` buys at the last close, truncated to the lot step.
+
+        The caller brought the broker's last prices up to this bar (``last_price``
+        without its sync).
+        """
+        broker = self._broker
+        inst = broker.account.instrument(symbol)
+        price = broker.last_price(symbol)
+        if price is None:
+            raise InvalidInputError(f"{symbol}.last_price", None, "no bar yet: the order cannot be sized")
+        units = value / (price * inst.multiplier)
         return (units // inst.lot_size) * inst.lot_size  # // truncates toward zero
 
     def order_value(self, symbol: str, value: Number, *, tag: str | None = None) -> OrderView:

@@ -19,8 +19,9 @@ symbol in that bar; a bar with zero volume fills nothing.
 The class is built in layers, one module each, every layer calling only those below
 it: ``broker_state`` (settings, working orders, the records of every order),
 ``placement`` (building, sizing and checking an order), ``filling`` (a bar's matching
-pass and the booking of its fills) and this module (the order API, the bar cycle, the
-margin watch).
+pass and the booking of its fills), ``market`` (beside ``filling``, on ``placement``:
+plain market orders placed in one pass) and this module (the order API, the bar cycle,
+the margin watch).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from solvent.execution.broker_state import (
     OrderView,
 )
 from solvent.execution.filling import Matching
+from solvent.execution.market import MarketPlacement
 from solvent.model.bar import Bar
 from solvent.model.money import Money, Number, to_decimal, to_minor
 from solvent.model.orders import (
@@ -57,7 +59,7 @@ from solvent.risk.state import TradingState
 __all__ = ["OrderState", "OrderView", "SimulatedBroker"]
 
 
-class SimulatedBroker(Matching):
+class SimulatedBroker(Matching, MarketPlacement):
     """Accept orders, match them against bars, and book the fills in an ``Account``.
 
     Parameters
@@ -145,6 +147,18 @@ class SimulatedBroker(Matching):
         typed errors. A refusal (cannot afford, short in a cash account, intent
         mismatch) is an order with status ``rejected`` and a reason code.
         """
+        if (
+            type is _MARKET
+            and tif is _GTC
+            and limit is None
+            and stop is None
+            and trail_amount is None
+            and trail_percent is None
+            and expire_at is None
+            and order_id is None
+            and client_id is None
+        ):
+            return self._submit_market(symbol, quantity, timestamp, tag, intent)
         w = self._build(
             symbol,
             quantity,
@@ -166,6 +180,41 @@ class SimulatedBroker(Matching):
         self._place(w)
         return self._view(w)
 
+    def _submit_market(
+        self, symbol: str, quantity: Number, timestamp: TimeLike, tag: str | None, intent: Intent | str | None
+    ) -> OrderView:
+        """``submit`` of a GTC market order with a generated id (``Context.order``'s common case).
+
+        The same conversions and errors as ``_build``, in its order: the symbol, the
+        stamp, the quantity, the intent.
+        """
+        inst = self.account.instrument(symbol)
+        if type(timestamp) is not pd.Timestamp:  # ``_build`` converts it and names the field
+            return self._submit_built(symbol, quantity, timestamp, tag, intent)
+        if type(quantity) is int and inst.lot_size == 1:  # whole shares: lots as given
+            lots = quantity
+        else:
+            lots = inst.qty_lots(quantity, "order.quantity")
+        if lots == 0:  # ``_build`` names the zero quantity as given
+            return self._submit_built(symbol, quantity, timestamp, tag, intent)
+        if intent is not None and type(intent) is not Intent:
+            try:
+                intent = Intent(intent)
+            except ValueError:  # ``_build`` raises it, after taking an id as it always does
+                return self._submit_built(symbol, quantity, timestamp, tag, intent)
+        return self._market(inst, lots, timestamp, tag, intent)
+
+    def _submit_built(
+        self, symbol: str, quantity: Number, timestamp: TimeLike, tag: str | None, intent: Intent | str | None
+    ) -> OrderView:
+        """``submit`` of a GTC market order through ``_build`` and ``_place``."""
+        w = self._build(
+            symbol, quantity, timestamp, _MARKET, None, None, None, None,
+            _GTC, None, tag, intent, None, None, None, None,
+        )  # fmt: skip
+        self._place(w)
+        return self._view(w)
+
     def _submit_lots(
         self, symbol: str, lots: int, timestamp: pd.Timestamp, tag: str | None, intent: Intent | None
     ) -> OrderView:
@@ -174,12 +223,12 @@ class SimulatedBroker(Matching):
         The quantity is already on the lot grid (a position's): no decimal to check.
         """
         if type(timestamp) is pd.Timestamp and lots != 0:
-            w = self._build_market(self.account.instrument(symbol), lots, timestamp, tag, intent)
-        else:  # ``_build`` converts the stamp and names a zero quantity
-            w = self._build(
-                symbol, lots, timestamp, _MARKET, None, None, None, None,
-                _GTC, None, tag, intent, None, None, None, None, lots=lots,
-            )  # fmt: skip
+            return self._market(self.account.instrument(symbol), lots, timestamp, tag, intent)
+        # ``_build`` converts the stamp and names a zero quantity
+        w = self._build(
+            symbol, lots, timestamp, _MARKET, None, None, None, None,
+            _GTC, None, tag, intent, None, None, None, None, lots=lots,
+        )  # fmt: skip
         self._place(w)
         return self._view(w)
 
@@ -216,13 +265,12 @@ class SimulatedBroker(Matching):
         side = 1 if budget > 0 else -1
         est = max(1, self._lots_for_value(inst, abs(budget), ref, 0))
         if limit is None and order_id is None and tif is _GTC and type(timestamp) is pd.Timestamp:
-            w = self._build_market(inst, side * est, timestamp, tag, None)
-        else:
-            otype = _LIMIT if limit is not None else _MARKET
-            w = self._build(
-                symbol, side * est, timestamp, otype,
-                limit, None, None, None, tif, None, tag, None, order_id, None, None, None, lots=side * est,
-            )  # fmt: skip
+            return self._market(inst, side * est, timestamp, tag, None, abs(budget), ref)
+        otype = _LIMIT if limit is not None else _MARKET
+        w = self._build(
+            symbol, side * est, timestamp, otype,
+            limit, None, None, None, tif, None, tag, None, order_id, None, None, None, lots=side * est,
+        )  # fmt: skip
         w.value = abs(budget)
         self._place(w, None if limit is not None else ref)  # a market order's estimate starts at ref
         return self._view(w)

@@ -1,9 +1,10 @@
 """The broker's state: its settings, its working orders and the record of every order.
 
 ``SimulatedBroker`` is built in layers, one module each: this state with the records
-kept of every order (``BrokerState``), placing and sizing orders (``placement``),
-matching them and booking their fills (``filling``), and the bar cycle, the order API
-and the margin watch (``broker``). Each layer only calls the layers below it.
+kept of every order (``BrokerState``), placing and sizing orders (``placement``, and
+``market`` for plain market orders in one pass), matching them and booking their fills
+(``filling``), and the bar cycle, the order API and the margin watch (``broker``). Each
+layer only calls the layers below it.
 """
 
 from __future__ import annotations
@@ -441,7 +442,10 @@ class BrokerState:
         """Return the signed quantity the working orders of ``symbol`` have still to fill."""
         if not self._open:  # the common case in a strategy's loop: nothing is working
             return _ZERO
-        lots = sum(w.remaining for w in self._open if w.order.symbol == symbol)
+        lots = 0
+        for w in self._open:  # a loop, not ``sum`` over a generator: asked per symbol per bar
+            if w.order.symbol == symbol:
+                lots += w.lots - w.filled  # ``w.remaining``
         return self.account.instrument(symbol).quantity(lots) if lots else _ZERO
 
     @property

@@ -73,13 +73,11 @@ class Placement(BrokerState):
             # the first fill) asked directly: the guess and its two checks are most
             # calls, and building the function cost as much as them.
             num, den = model._ratio  # type: ignore[attr-defined]  # both value models have it
-            notional = per_lot * upper
-            c_upper = notional + value_fee(notional, num, den)
-            if c_upper <= budget:
-                return upper
-            if upper == 1:  # one lot is over the budget: none fits
+            if upper == 1:  # one lot's notional is over the budget (their fees are >= 0)
                 return 0
-            hint = gk.value_hint(budget, upper, c_upper)
+            # What ``budget`` buys at ``1 + num/den`` per unit of value: but for the fee's
+            # rounding (half a minor unit) the answer, else one lot off it.
+            hint: int = budget * den // (per_lot * (den + num))
             if 0 < hint < upper:
                 notional = per_lot * hint
                 if notional + value_fee(notional, num, den) <= budget:
@@ -386,8 +384,7 @@ class Placement(BrokerState):
                             cost = self._cost_fn(inst, price, lots0=abs(closing), rates=_CASH_RATES)
                         n = gk.affordable_lots(abs(opening), available, cost, over=True)
                     if n == 0:
-                        detail = f"needs {self._text(need)}, {self._text(max(available, 0))} available"
-                        self._refuse_for(w, ts, _NO_BP, detail)
+                        self._refuse_unaffordable(w, ts, need, available)
                         return
                     cut = abs(opening) - n
                     w.lots -= cut if w.lots > 0 else -cut
@@ -419,6 +416,11 @@ class Placement(BrokerState):
                             book.add(order.order_id, min(own, bp), order.symbol, opening < 0, order.tag)
         self._record(w, _ACCEPTED, ts, None, "")
         self._open.append(w)
+
+    def _refuse_unaffordable(self, w: _Working, ts: pd.Timestamp, need: int, available: int) -> None:
+        """Refuse ``w`` at placement: it needs ``need`` of buying power, ``available`` is there."""
+        detail = f"needs {self._text(need)}, {self._text(max(available, 0))} available"
+        self._refuse_for(w, ts, _NO_BP, detail)
 
     def _estimate_price(self, w: _Working, last: int | None = None) -> int | None:
         if w.limit is not None:
