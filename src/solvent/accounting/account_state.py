@@ -456,6 +456,10 @@ class AccountState:
         return rules.margin_buying_power(self._nlv() - self._im, self._base_im_ppm)
 
     def _buying_power(self) -> int:
+        if self.kind is _CASH_KIND:
+            # ``cash_buying_power`` with the reservations in its one floor (asked at every
+            # checked placement): the same figure, since reservations are never negative.
+            return rules.cash_buying_power(self._cash - self._unsettled_total, self._reservations.total)
         return max(0, self._gross_buying_power() - self._reservations.total)
 
 
