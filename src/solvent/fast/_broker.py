@@ -129,7 +129,7 @@ from solvent.fast._layout import (
     Y_VOL,
     ZERO,
 )
-from solvent.fast._sizing import make_sizing
+from solvent.fast._sizing import make_sizing, notional_nb
 from solvent.fast._spec import BrokerSpec, internal_for
 
 I64 = npt.NDArray[np.int64]
@@ -613,7 +613,7 @@ def make_broker(spec: BrokerSpec) -> Broker:
                     lots = want if lots > 0 else -want
                 # ``_book`` then ``Account.apply_fill``: one fill of ``lots`` at ``price``.
                 col = ys[k, Y_COL]
-                notional = abs(notional_minor(price, lots, knum, kden))
+                notional = abs(notional_nb(price, lots, knum, kden))
                 filled = od[r, O_FILLED]
                 f_close, f_open = split_fill(pos, lots)
                 if leg_fees:
@@ -656,14 +656,14 @@ def make_broker(spec: BrokerSpec) -> Broker:
                 leg[0] = od[r, O_ID]
                 leg[3] = price
                 if f_close != 0:
-                    acc[A_CASH] += fill_cash_delta(notional_minor(price, f_close, knum, kden), c_close)
+                    acc[A_CASH] += fill_cash_delta(notional_nb(price, f_close, knum, kden), c_close)
                     leg[1] = SIDE_SELL if f_close < 0 else SIDE_BUY_TO_COVER
                     leg[2] = abs(f_close)
                     leg[4] = c_close
                     leg[5] = s_close
                     push_fill_nb(acc, ys, k, fb, cnt, t, leg)
                 if f_open != 0:
-                    acc[A_CASH] += fill_cash_delta(notional_minor(price, f_open, knum, kden), comm - c_close)
+                    acc[A_CASH] += fill_cash_delta(notional_nb(price, f_open, knum, kden), comm - c_close)
                     leg[1] = SIDE_BUY if f_open > 0 else SIDE_SELL_SHORT
                     leg[2] = abs(f_open)
                     leg[4] = comm - c_close

@@ -23,6 +23,7 @@ from solvent.accounting.rules import (
     opening_bp_cost,
 )
 from solvent.execution.costs import fixed_fee, per_share_fee, value_fee
+from solvent.fast._jit import internal
 from solvent.fast._layout import (
     A_CASH,
     C_FIXED,
@@ -44,6 +45,19 @@ from solvent.fast._layout import (
 from solvent.fast._spec import BrokerSpec, internal_for
 
 I64 = npt.NDArray[np.int64]
+
+
+@internal
+def notional_nb(price: int, lots: int, k_num: int, k_den: int) -> int:
+    """Return ``rules.notional_minor``, with the usual ``k_den == 1`` as a constant.
+
+    Cent ticks and whole shares (``k_den == 1``) are the common case: the same rule
+    with a literal divisor of 1 compiles to no division, where a division by the run-time
+    ``k_den`` is an integer division on every fill and every cost the search tries.
+    """
+    if k_den == 1:
+        return notional_minor(price, lots, k_num, 1)
+    return notional_minor(price, lots, k_num, k_den)
 
 
 class Sizing(NamedTuple):
@@ -134,8 +148,12 @@ def make_sizing(spec: BrokerSpec) -> Sizing:
         ``comm_off`` already paid (``gk.bp_cost``). With ``rate == base == 100%`` it is
         notional plus commission (``_lots_for_value``, and cash under ``short_cash="credit"``).
         """
-        notional = abs(notional_minor(price, n, ys[k, Y_KNUM], ys[k, Y_KDEN]))
+        notional = abs(notional_nb(price, n, ys[k, Y_KNUM], ys[k, Y_KDEN]))
         comm = commission_nb(cm, ys[k, Y_COL], lots_off + n, notional_off + notional) - comm_off
+        if rate == FULL_PPM and base == FULL_PPM:
+            # Notional plus commission (a cash account, a value order's budget): the same
+            # rule with constant rates, whose division by 100% compiles to a multiply.
+            return opening_bp_cost(notional, comm, FULL_PPM, FULL_PPM)
         return opening_bp_cost(notional, comm, rate, base)
 
     @own
