@@ -14,7 +14,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from solvent import Account, Instrument, InvalidInputError, Money, UnknownSymbolError, make_fill
+from solvent import Account, AccountKind, Instrument, InvalidInputError, Money, UnknownSymbolError, make_fill
+from solvent.accounting import rules
 
 
 def M(amount: str) -> Money:  # noqa: N802 - reads like a literal in the assertions
@@ -102,3 +103,78 @@ def test_position_untouched_over_sessions_rebased_at_the_close_before_the_last_r
     # A: 50.00 (day-2 roll) + 0.00 (day 3) + 50.00 (the sale); B: 10.00 - 5.00.
     assert snap.realized_pnl_mtm == M("105.00")
     assert snap.realized_pnl_mtm + snap.unrealized_pnl_mtm == snap.realized_pnl + snap.unrealized_pnl
+
+
+def _remarked_totals(acct: Account) -> tuple[int, int, int, int]:
+    """Re-mark every position from scratch: (long value, short value, IM, MM)."""
+    long_value = short_value = im = mm = 0
+    for pos in acct._positions.values():
+        inst = pos.instrument
+        value = rules.notional_minor(pos.mark_ticks, pos.qty, inst.k_num, inst.k_den)
+        assert pos.market_value == value, pos.instrument.symbol
+        if value >= 0:
+            long_value += value
+        else:
+            short_value += value
+        if pos.qty > 0 and acct.kind is AccountKind.CASH:
+            p_im = p_mm = value
+        else:
+            p_im, p_mm = acct._position_margin(pos)
+        assert (pos.im, pos.mm) == (p_im, p_mm), pos.instrument.symbol
+        im += p_im
+        mm += p_mm
+    return long_value, short_value, im, mm
+
+
+@pytest.mark.parametrize("kind", ["margin", "cash"])
+@pytest.mark.parametrize("seed", range(4))
+def test_book_exact_with_the_fill_notional_leaves_the_ledger_book_leaves(kind: str, seed: int) -> None:
+    # The broker passes each fill's signed notional (priced once, as its absolute value,
+    # then signed like the fill) so the ledger does not price it again, nor the position
+    # after a fill that left it flat or made all of it. F's multiplier makes the notional
+    # round (k_den 10): ties included, signing the absolute value must give the same.
+    rng = random.Random(100 + seed)
+    priced = Account(1_000_000, kind=kind, instruments=INSTRUMENTS)
+    plain = Account(1_000_000, kind=kind, instruments=INSTRUMENTS)
+    ts = pd.Timestamp("2024-03-01 09:30")
+    for i in range(150):
+        ts += pd.Timedelta(minutes=rng.choice([1, 7, 60 * 20]))
+        inst = rng.choice(INSTRUMENTS)
+        held = priced.position_lots(inst.symbol)
+        # Closes to flat and flips often: the fills whose new value is known.
+        lots = rng.choice([-held or 1, -2 * held or -1, rng.choice([-1, 1]) * rng.randint(1, 301)])
+        ticks = rng.randint(9_000, 11_000)
+        commission, slippage = rng.randint(0, 500), rng.randint(0, 90)
+        n = abs(rules.notional_minor(ticks, lots, inst.k_num, inst.k_den))
+        with priced.lock:
+            legs = priced._book_exact(
+                inst, lots, ticks, commission, slippage, ts, f"o{i}", None, n if lots > 0 else -n
+            )
+        assert legs == plain.book(inst.symbol, lots, ticks, commission, slippage, ts, f"o{i}", None)
+        assert _remarked_totals(priced) == (priced._long_value, priced._short_value, priced._im, priced._mm)
+        if rng.random() < 0.3:
+            mark = {s.symbol: rng.randint(9_000, 11_000) for s in INSTRUMENTS}
+            priced.mark_ticks(mark, ts)
+            plain.mark_ticks(mark, ts)
+    assert priced.snapshot() == plain.snapshot()
+    assert priced.trades == plain.trades
+
+
+def test_exit_across_lots_shares_costs_whole_then_pro_rata() -> None:
+    # Lots: 100 @ 10.00 (commission 1.00) and 50 @ 11.00 (commission 0.50). Selling 120
+    # @ 12.00 (commission 3.00) takes the first lot whole (its basis and commission
+    # entire) and 20 of the second (two fifths of them); the exit's notional and
+    # commission are shared 100:20 by the cumulative rounding.
+    acct = Account(100_000, instruments=["A"])
+    acct.apply_fill(make_fill("A", 100, "10.00", "2024-03-04 10:00", commission="1.00"))
+    acct.apply_fill(make_fill("A", 50, "11.00", "2024-03-04 10:05", commission="0.50"))
+    first, second = acct.apply_fill(
+        make_fill("A", -120, "12.00", "2024-03-04 10:10", commission="3.00")
+    ).trades
+    assert (first.quantity, first.pnl, first.commission) == (100, M("200.00"), M("3.50"))  # 1.00 + 2.50
+    assert (second.quantity, second.pnl, second.commission) == (20, M("20.00"), M("0.70"))  # 0.20 + 0.50
+    # The rest of the second lot: 30 of it, closed whole by a leg of exactly 30.
+    (last,) = acct.apply_fill(make_fill("A", -30, "10.00", "2024-03-04 10:15", commission="0.30")).trades
+    assert (last.quantity, last.pnl, last.commission) == (30, M("-30.00"), M("0.60"))  # 0.30 + 0.30
+    assert acct.quantity("A") == 0
+    assert acct.snapshot().realized_pnl == M("190.00")

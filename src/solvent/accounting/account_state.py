@@ -206,13 +206,18 @@ class AccountState:
 
     # -- re-marking a position, margin rates ----------------------------------------
 
-    def _remark(self, pos: Position, ticks: int) -> None:
-        """Re-mark one position and move the account totals by its change (O(1), no lots)."""
+    def _remark(self, pos: Position, ticks: int, value: int | None = None) -> None:
+        """Re-mark one position and move the account totals by its change (O(1), no lots).
+
+        ``value``: the position's value at ``ticks`` when the caller knows it already
+        (the ledger, after a fill that left it flat or made all of it).
+        """
         if pos.roll_serial != self._roll_serial:
             self._settle(pos)  # a roll re-bases the lots on the mark it happened at
-        inst = pos.instrument
         old = pos.market_value
-        value = rules.notional_minor(ticks, pos.qty, inst.k_num, inst.k_den)
+        if value is None:
+            inst = pos.instrument
+            value = rules.notional_minor(ticks, pos.qty, inst.k_num, inst.k_den)
         pos.mark_ticks = ticks
         pos.market_value = value
         if old >= 0:
@@ -224,7 +229,10 @@ class AccountState:
         else:
             self._short_value += value
         old_im, old_mm = pos.im, pos.mm
-        if self.kind is _CASH_KIND and pos.qty > 0:
+        qty = pos.qty
+        if qty == 0:
+            im = mm = 0  # flat: no margin (``_position_margin``'s first case, after every exit)
+        elif self.kind is _CASH_KIND and qty > 0:
             im = mm = value  # a cash account's "margin" is what it holds, in full
         else:
             im, mm = self._position_margin(pos)

@@ -118,17 +118,20 @@ class Booking(AccountState):
         ts: pd.Timestamp,
         order_id: str,
         tag: str | None,
+        notional: int | None = None,
     ) -> tuple[Fill, ...]:
         """Book values ``book`` has checked (or the broker made valid): the lock is held.
 
         The broker calls this directly for its own fills (``inst`` is the account's
         registered instrument, ``lots`` non-zero, ``ticks`` at least one tick, under
         its own hold of the lock), skipping a lookup, four checks and a second lock per
-        fill. The clock still may not go back.
+        fill. The clock still may not go back. ``notional``: the fill's signed
+        ``rules.notional_minor(ticks, lots, ...)`` when the caller has priced it already.
         """
-        self._check_time(ts)
+        if ts is not self._last_ts:  # a bar's fills share its marks' stamp: nothing to check
+            self._check_time(ts)
         legs, _, _, _ = self._apply(
-            inst, lots, ticks, inst.price(ticks), commission, slippage, ts, order_id, tag
+            inst, lots, ticks, inst.price(ticks), commission, slippage, ts, order_id, tag, notional
         )
         return legs
 
@@ -143,8 +146,14 @@ class Booking(AccountState):
         ts: pd.Timestamp,
         order_id: str,
         tag: str | None,
+        fill_notional: int | None = None,
     ) -> tuple[tuple[Fill, ...], tuple[Trade, ...], int, int]:
-        """Book one validated fill (under the lock): ``(legs, trades, realized, cash change)``."""
+        """Book one validated fill (under the lock): ``(legs, trades, realized, cash change)``.
+
+        ``fill_notional``: the signed notional of all ``lots`` at ``ticks``, if known. A
+        fill that is all closing or all opening is one leg of that very notional, so it
+        is not priced again (a zero-crossing fill prices its two legs apart).
+        """
         if ts is not self._last_ts:  # the engines book a bar's fills at its marks' stamp
             self._advance(ts)
         symbol = inst.symbol
@@ -154,20 +163,28 @@ class Booking(AccountState):
         futures = inst.asset_class is _FUTURE
         basis_before = pos.basis if futures else 0
         assert self._session is not None  # noqa: S101 - _advance set it
-        self._day_trades.record(symbol, self._session, pos.qty, lots)
         closing, opening = rules.split_fill(pos.qty, lots)
+        self._day_trades.record_legs(symbol, self._session, pos.qty, closing, opening)
         k_num, k_den = inst.k_num, inst.k_den
+        if closing and opening:
+            fill_notional = None  # two legs, each rounded on its own
         legs: list[Fill] = []
         trades: list[Trade] = []
         realized = 0
         cash_change = 0
         c_close = s_close = 0
+        opened = 0
         step = self._step
         if closing:
-            total = abs(lots)
-            c_close = rules.prorate(commission, abs(closing), total)
-            s_close = rules.prorate(slippage, abs(closing), total)
-            notional = rules.notional_minor(ticks, closing, k_num, k_den)
+            if opening:  # a flip: the closing leg's share of the costs, by quantity
+                total = abs(lots)
+                c_close = rules.prorate(commission, abs(closing), total)
+                s_close = rules.prorate(slippage, abs(closing), total)
+            else:  # all of the fill (``prorate``'s first case)
+                c_close, s_close = commission, slippage
+            notional = (
+                rules.notional_minor(ticks, closing, k_num, k_den) if fill_notional is None else fill_notional
+            )
             side = _SELL if closing < 0 else _BUY_TO_COVER
             # Every value is exact and typed already: the record skips its boundary checks.
             leg = exact_fill(
@@ -189,12 +206,15 @@ class Booking(AccountState):
             else:
                 delta = rules.fill_cash_delta(notional, c_close)
             cash_change += delta
-            if delta > 0:
+            if delta > 0 and self.settlement_days:  # T+0 (the default) holds nothing back
                 self._add_unsettled(ts, delta)
             legs.append(leg)
         if opening:
             c_open = commission - c_close
-            notional = rules.notional_minor(ticks, opening, k_num, k_den)
+            notional = (
+                rules.notional_minor(ticks, opening, k_num, k_den) if fill_notional is None else fill_notional
+            )
+            opened = notional
             side = _BUY if opening > 0 else _SELL_SHORT
             s_open = slippage - s_close
             leg = exact_fill(
@@ -228,7 +248,10 @@ class Booking(AccountState):
             self._futures_basis += pos.basis - basis_before
         self._commission += commission
         self._slippage += slippage
-        self._remark(pos, ticks)
+        # The position's new value is known when the fill left it flat or made all of it
+        # (from flat, or past zero): the opening leg's notional at these very ticks.
+        qty = pos.qty
+        self._remark(pos, ticks, 0 if qty == 0 else opened if qty == opening else None)
         self._legs.extend(legs)
         self._trades.extend(trades)
         used = self._long_value - self._short_value + self._unmarked  # ``_track_capital``, inlined

@@ -187,15 +187,21 @@ class Position:
             # prorate needs a positive whole: a short's take and qty are negative.
             done = taken + abs(take)
             whole = abs(total)
-            n = prorate(notional, done, whole)
-            c_exit = prorate(commission, done, whole)
             if taken:  # the first portion's earlier share is nothing
-                n -= prorate(notional, taken, whole)
-                c_exit -= prorate(commission, taken, whole)
+                n = prorate(notional, done, whole) - prorate(notional, taken, whole)
+                c_exit = prorate(commission, done, whole) - prorate(commission, taken, whole)
+            elif done == whole:  # the leg's only portion takes all of it (``prorate``'s first case)
+                n, c_exit = notional, commission
+            else:
+                n = prorate(notional, done, whole)
+                c_exit = prorate(commission, done, whole)
             taken = done
-            b = prorate(lot.basis, abs(take), abs(lot.qty))
-            mb = prorate(lot.mark_basis, abs(take), abs(lot.qty))
-            c_entry = prorate(lot.commission, abs(take), abs(lot.qty))
+            if take == lot.qty:  # the whole lot (most exits): its bases entire, as ``prorate`` gives
+                b, mb, c_entry = lot.basis, lot.mark_basis, lot.commission
+            else:
+                b = prorate(lot.basis, abs(take), abs(lot.qty))
+                mb = prorate(lot.mark_basis, abs(take), abs(lot.qty))
+                c_entry = prorate(lot.commission, abs(take), abs(lot.qty))
             pnl = realized_pnl(n, b)
             pnl_mtm = realized_pnl(n, mb)
             trade = exact_trade(
@@ -212,7 +218,8 @@ class Position:
                 leg.order_id,
                 lot.entry.tag,
             )
-            out.append(ClosedPortion(take, pnl, pnl_mtm, trade))
+            # ``ClosedPortion(...)`` without the named tuple's Python-level ``__new__``.
+            out.append(tuple.__new__(ClosedPortion, (take, pnl, pnl_mtm, trade)))
             if take == lot.qty:
                 self.lots.popleft()
             else:

@@ -6,7 +6,7 @@ the volume budget, the fill-time check, the split of flips and the ledger bookin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 
 import pandas as pd
@@ -235,7 +235,7 @@ class Matching(Placement):
 
     def _execute(
         self, w: _Working, lots: int, ref: int, bar: Bar, budget: dict[str, int | None], ts: pd.Timestamp
-    ) -> list[Fill]:
+    ) -> Sequence[Fill]:
         """Fill up to ``lots`` (one direction: all closing or all opening) of ``w``."""
         sym = w.order.symbol
         cap = budget[sym]
@@ -248,8 +248,7 @@ class Matching(Placement):
                 return []
             want = min(want, cap)
         price = self._fill_price(w, ref, want, bar)
-        acct = self.account
-        pos = acct.position_lots(sym)
+        pos = self.account._positions[sym].qty  # registered: the order was placed
         opening = pos == 0 or (pos > 0) == (lots > 0)
         unfunded = False
         costs = None
@@ -295,7 +294,7 @@ class Matching(Placement):
         bar: Bar,
         budget: dict[str, int | None],
         ts: pd.Timestamp,
-    ) -> list[Fill]:
+    ) -> Sequence[Fill]:
         """Fill an order that crosses zero as one fill, in the exits pass.
 
         The closing part is always allowed; the opening part rides along as far as the
@@ -447,7 +446,7 @@ class Matching(Placement):
 
     def _execute_fok(
         self, w: _Working, ref: int, bar: Bar, budget: dict[str, int | None], ts: pd.Timestamp
-    ) -> list[Fill]:
+    ) -> Sequence[Fill]:
         """Fill a fill-or-kill order whole in this bar, or cancel it."""
         cap = budget[w.order.symbol]
         want = abs(w.remaining)
@@ -487,7 +486,7 @@ class Matching(Placement):
         ts: pd.Timestamp,
         ref: int,
         costs: tuple[int, int] | None = None,
-    ) -> list[Fill]:
+    ) -> tuple[Fill, ...]:
         """Apply one fill of ``w`` to the ledger and update the order.
 
         ``costs``: the fill's ``(notional, commission)`` when the fill-time check already
@@ -504,10 +503,16 @@ class Matching(Placement):
             comm, closed = self._leg_commissions(w, lots, price)
         else:
             notional = abs(rules.notional_minor(price, lots, k_num, k_den))
-            total = self.commission_model.order_commission(
-                inst, abs(w.filled + lots), w.notional + notional, w.month_lots
-            )
-            comm = max(0, total - w.commission)
+            model = self.commission_model
+            if type(model) in _VALUE_FEE_MODELS:  # as in ``_covered_costs``
+                num, den = model._ratio  # type: ignore[attr-defined]  # both value models have it
+                total = value_fee(w.notional + notional, num, den)
+            else:
+                total = model.order_commission(
+                    inst, abs(w.filled + lots), w.notional + notional, w.month_lots
+                )
+            comm = total - w.commission
+            comm = comm if comm > 0 else 0
         # Slippage is the fill's distance from the reference price (none without a model).
         ref_value = 0 if ref == price else abs(notional - abs(rules.notional_minor(ref, lots, k_num, k_den)))
         order = w.order
@@ -516,10 +521,12 @@ class Matching(Placement):
         # ledger books the integers as they are (no round trip through decimals).
         if price <= 0 or comm < 0:  # a broken slippage or commission model: ``book`` names it
             acct.book(order.symbol, lots, price, comm, ref_value, ts, order.order_id, order.tag)
-        with acct.lock:
+        with acct._lock:
             # ``w.inst`` is the account's instrument and ``lots`` is never zero here: the
             # ledger skips the checks of ``book`` and a second acquisition of the lock.
-            legs = acct._book_exact(inst, lots, price, comm, ref_value, ts, order.order_id, order.tag)
+            # The fill's signed notional (half-even rounding is symmetric in the sign).
+            signed = notional if lots > 0 else -notional
+            legs = acct._book_exact(inst, lots, price, comm, ref_value, ts, order.order_id, order.tag, signed)
             w.filled += lots
             if w.reserved:
                 # The book directly, under the lock already held (``Account.release`` and
@@ -547,7 +554,7 @@ class Matching(Placement):
         if self.on_fill is not None:
             for leg in legs:
                 self.on_fill(leg)
-        return list(legs)
+        return legs
 
     def _commission_of(self, w: _Working) -> Callable[[int, int], int]:
         """Return ``w``'s cumulative commission as a function of (lots, notional)."""

@@ -98,6 +98,13 @@ class DayTradeCounter:
         Returns whether the fill completed a day trade.
         """
         closing, opening = rules.split_fill(position_lots, fill_lots)
+        return self.record_legs(symbol, session, position_lots, closing, opening)
+
+    def record_legs(self, symbol: str, session: date, position_lots: int, closing: int, opening: int) -> bool:
+        """``record`` of a fill already split against the position (``rules.split_fill``).
+
+        The ledger splits every fill anyway: it passes the legs rather than split twice.
+        """
         s = self._symbols.get(symbol)
         if s is None or s.session != session:
             if not opening:
