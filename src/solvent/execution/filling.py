@@ -428,14 +428,7 @@ class Matching(Placement):
             return None
         inst = w.inst
         notional = abs(rules.notional_minor(price, want, inst.k_num, inst.k_den))
-        model = self.commission_model
-        if type(model) in _VALUE_FEE_MODELS:  # their ``order_commission``, without its input checks
-            num, den = model._ratio  # type: ignore[attr-defined]  # both value models have it
-            total = value_fee(w.notional + notional, num, den)
-        else:
-            total = model.order_commission(inst, abs(w.filled) + want, w.notional + notional, w.month_lots)
-        comm = total - w.commission
-        comm = comm if comm > 0 else 0  # as ``_book`` charges it
+        comm = self._fill_commission(w, want, notional)  # as ``_book`` charges it
         if self._credit or self.account.kind is _CASH_ACCOUNT:
             need = notional + comm  # ``opening_bp_cost`` at 100% / 100%
         else:
@@ -503,16 +496,7 @@ class Matching(Placement):
             comm, closed = self._leg_commissions(w, lots, price)
         else:
             notional = abs(rules.notional_minor(price, lots, k_num, k_den))
-            model = self.commission_model
-            if type(model) in _VALUE_FEE_MODELS:  # as in ``_covered_costs``
-                num, den = model._ratio  # type: ignore[attr-defined]  # both value models have it
-                total = value_fee(w.notional + notional, num, den)
-            else:
-                total = model.order_commission(
-                    inst, abs(w.filled + lots), w.notional + notional, w.month_lots
-                )
-            comm = total - w.commission
-            comm = comm if comm > 0 else 0
+            comm = self._fill_commission(w, abs(lots), notional)
         # Slippage is the fill's distance from the reference price (none without a model).
         ref_value = 0 if ref == price else abs(notional - abs(rules.notional_minor(ref, lots, k_num, k_den)))
         order = w.order
@@ -555,6 +539,23 @@ class Matching(Placement):
             for leg in legs:
                 self.on_fill(leg)
         return legs
+
+    def _fill_commission(self, w: _Working, lots: int, notional: int) -> int:
+        """Return the commission a fill of ``lots`` (unsigned) worth ``notional`` adds to ``w``'s.
+
+        Per order: the order's cumulative commission after the fill less what it paid,
+        floored at 0 (a tiered or capped model may charge less in total). A value fee
+        (``PercentOfValue``, ``BasisPoints``) is its ``order_commission`` without the
+        input checks; an order fills in one direction, so its lots add up.
+        """
+        model = self.commission_model
+        if type(model) in _VALUE_FEE_MODELS:
+            num, den = model._ratio  # type: ignore[attr-defined]  # both value models have it
+            total = value_fee(w.notional + notional, num, den)
+        else:
+            total = model.order_commission(w.inst, abs(w.filled) + lots, w.notional + notional, w.month_lots)
+        comm = total - w.commission
+        return comm if comm > 0 else 0
 
     def _commission_of(self, w: _Working) -> Callable[[int, int], int]:
         """Return ``w``'s cumulative commission as a function of (lots, notional)."""
