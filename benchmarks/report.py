@@ -66,7 +66,11 @@ def machine_info() -> dict[str, str]:
             versions.append(f"{p} {md.version(p)}")
         except md.PackageNotFoundError:
             versions.append(f"{p} (not installed)")
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    # RESULTS.md is this report's own output: an earlier run's copy does not make the tree
+    # it measures another one.
+    dirty = _git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/RESULTS.md"
+    )
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
