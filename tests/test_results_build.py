@@ -220,3 +220,33 @@ def test_record_frames_of_a_run_that_never_trades_have_the_dtypes_of_one_that_do
     assert str(idle.fills["timestamp"].dtype) == "datetime64[ns]"
     assert str(idle.rejections["reason"].dtype) == "str"
     assert busy.fills["tag"].isna().all()  # a missing tag is NA, as in a column with some tags
+
+
+def test_to_polars_gives_each_table_with_exact_decimals_and_timestamps() -> None:
+    import polars as pl
+
+    from solvent.errors import InvalidInputError
+
+    class Churn(Strategy):
+        def on_bar(self, ctx: Context) -> None:
+            if ctx.i == 0:
+                ctx.order("AAA", 7, tag="entry")
+            elif ctx.i == 2:
+                ctx.close_position("AAA")
+
+    stamps_ = pd.bdate_range("2024-01-02", periods=4).as_unit("ns").to_numpy()
+    o = np.array([[10.01], [11.03], [12.05], [13.07]])
+    data = BarData(stamps_, ["AAA"], o, o, o, o, np.full(o.shape, 1e6))
+    res = backtest(Churn, data, cash=10_000, account="cash", commission=0.001)
+    fills = res.to_polars("fills")
+    assert isinstance(fills, pl.DataFrame) and fills.columns == list(res.fills.columns)
+    assert fills["price"].to_list() == [Decimal("11.03"), Decimal("13.07")]  # the next opens
+    assert fills["commission"].to_list() == [Decimal("0.08"), Decimal("0.09")]  # 77.21 and 91.49 at 0.1%
+    assert fills["timestamp"].dtype == pl.Datetime("ns")
+    assert res.to_polars("trades")["pnl"].to_list() == [Decimal("14.28")]  # 7 × (13.07 − 11.03)
+    equity = res.to_polars("equity")
+    assert equity.columns == ["timestamp", "equity"] and equity["equity"].to_list() == res.equity.tolist()
+    assert res.to_polars("positions")["AAA"].to_list() == [0.0, 7.0, 7.0, 0.0]
+    assert res.to_polars("rejections").height == 0
+    with pytest.raises(InvalidInputError, match="must be one of"):
+        res.to_polars("ledger")

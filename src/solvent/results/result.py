@@ -15,6 +15,7 @@ import pandas as pd
 from rich.table import Table
 
 from solvent.accounting.account import Account
+from solvent.errors import InvalidInputError
 from solvent.execution.broker import OrderState, OrderView
 from solvent.model.money import Money
 from solvent.model.orders import Intent, OrderStatus, OrderType, Rejection, TimeInForce
@@ -207,6 +208,21 @@ def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
         for r in rejections
     ]
     return _frame(_REJECTION_COLUMNS, rows)
+
+
+#: The tables ``Result.to_polars`` converts; the first four are per bar.
+_POLARS_TABLES = (
+    "equity",
+    "cash",
+    "margin",
+    "positions",
+    "orders",
+    "fills",
+    "trades",
+    "rejections",
+    "events",
+)
+_PER_BAR = frozenset(_POLARS_TABLES[:4])
 
 
 class RunRecords(NamedTuple):
@@ -410,3 +426,28 @@ class Result:
     def report(self, path: str | Path) -> Path:
         """Write a self-contained HTML report of this run to ``path`` and return it."""
         return write_report(self, path)
+
+    def to_polars(self, table: str) -> Any:
+        """Return one of the result's tables as a polars ``DataFrame``.
+
+        Parameters
+        ----------
+        table
+            ``"equity"``, ``"cash"``, ``"margin"`` or ``"positions"`` (per bar, with the
+            ``timestamp`` as the first column), or ``"orders"``, ``"fills"``,
+            ``"trades"``, ``"rejections"``, ``"events"`` (one row per record; exact
+            decimals become polars ``Decimal`` columns).
+
+        Raises
+        ------
+        InvalidInputError
+            ``table`` is not one of those names.
+        """
+        if table not in _POLARS_TABLES:
+            raise InvalidInputError("table", table, f"must be one of {', '.join(_POLARS_TABLES)}")
+        import polars as pl  # noqa: PLC0415 - only for callers who ask for polars
+
+        frame = getattr(self, table)
+        if table in _PER_BAR:
+            frame = frame.reset_index()  # the timestamp index as a column (polars has none)
+        return pl.from_pandas(frame)
