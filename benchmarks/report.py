@@ -186,6 +186,10 @@ def panel_mb(ds: Dataset) -> float:
     return (t * n * (5 * 8 + 1) + t * 8) / 2**20
 
 
+#: Issue 6 §4: the event engine's time at most this share of backtesting.py's, per data set.
+EVENT_TARGETS = {"b": 0.25, "c": 0.1}
+
+
 def targets(
     datasets: list[str],
     results: dict[tuple[str, str], Measure],
@@ -201,18 +205,10 @@ def targets(
     rows = []
     for d in datasets:
         rows.append(_target(f"fast ÷ VectorBT time, {d}", med("solvent-fast", d) / med("vectorbt", d), 0.5))
-    if "b" in datasets:
-        rows.append(
-            _target(
-                "event ÷ backtesting.py time, b", med("solvent-event", "b") / med("backtesting.py", "b"), 0.25
-            )
-        )
-    if "c" in datasets:
-        rows.append(
-            _target(
-                "event ÷ backtesting.py time, c", med("solvent-event", "c") / med("backtesting.py", "c"), 0.1
-            )
-        )
+    for d, limit in EVENT_TARGETS.items():
+        if d in datasets:
+            ratio = med("solvent-event", d) / med("backtesting.py", d)
+            rows.append(_target(f"event ÷ backtesting.py time, {d}", ratio, limit))
     fast = first.get("solvent-fast", {})
     for label, limit in (("cold", 5.0), ("warm", 1.0)):
         v = fast.get(label, {}).get("first_s", float("nan"))
@@ -277,7 +273,7 @@ def _loop_md(datasets: list[str], results: dict[tuple[str, str], Measure]) -> li
             continue
         fills = ev.outcome.n_fills
         own = ev.median_s - loop.median_s
-        limit = {"b": 0.25, "c": 0.1}.get(d)
+        limit = EVENT_TARGETS.get(d)
         room = ""
         if limit is not None and peer is not None and peer.seconds:
             budget = limit * peer.median_s - loop.median_s
