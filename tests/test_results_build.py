@@ -250,3 +250,17 @@ def test_to_polars_gives_each_table_with_exact_decimals_and_timestamps() -> None
     assert res.to_polars("rejections").height == 0
     with pytest.raises(InvalidInputError, match="must be one of"):
         res.to_polars("ledger")
+
+
+@pytest.mark.parametrize("tz", [None, "America/New_York"])
+def test_fills_frame_of_second_resolution_stamps_is_at_nanoseconds(tz: str | None) -> None:
+    from solvent.model.records import Fill
+    from solvent.results.result import fills_frame, trades_frame
+
+    stamp = pd.Timestamp("2024-01-02 09:30:00", tz=tz).as_unit("s")
+    fills = [Fill("AAA", Decimal(3), Decimal("10.01"), stamp, order_id="o1")]
+    frame = fills_frame(fills)
+    want = "datetime64[ns]" if tz is None else f"datetime64[ns, {tz}]"
+    assert str(frame["timestamp"].dtype) == want
+    assert frame["timestamp"].iloc[0] == stamp  # the same instant, zone kept
+    assert str(trades_frame([])["entry_time"].dtype) == "datetime64[ns]"

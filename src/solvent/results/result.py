@@ -85,7 +85,14 @@ def _typed(columns: Sequence[str], data: Mapping[str, Any] | None) -> pd.DataFra
             out[c] = pd.Series(values, dtype="datetime64[ns]")
         elif c in _BOOL_COLUMNS:
             out[c] = pd.Series(values, dtype=bool)
-        else:  # exact decimals, and stamps as they come (an aware one keeps its zone)
+        elif c in _TIME_COLUMNS:
+            # Stamps as they come (an aware one keeps its zone), at nanoseconds whatever
+            # unit they were given in, as an empty table's column is.
+            stamps = pd.Series(values)
+            if pd.api.types.is_datetime64_any_dtype(stamps) and stamps.dt.unit != "ns":
+                stamps = stamps.dt.as_unit("ns")
+            out[c] = stamps
+        else:  # exact decimals
             out[c] = pd.Series(values, dtype=None if values else object)
     return pd.DataFrame(out)
 
