@@ -168,3 +168,66 @@ def test_panel_knows_whether_it_has_dividends_and_splits() -> None:
     assert split_cols and len(split_cols) < len(full.symbols)
     for j, sym in enumerate(full.symbols):
         assert full.select([sym]).has_splits == (j in split_cols)
+
+
+# --- wide CSV files: yfinance.download(...).to_csv(), two header rows -----------------
+
+
+def _wide_frame() -> pd.DataFrame:
+    """Two symbols of the sample as ``yfinance.download`` returns them: (Price, Ticker) columns."""
+    parts = {s: _one(s).set_index("timestamp").rename(columns=str.title) for s in ("SYNA", "SYNB")}
+    wide = pd.concat(parts, axis=1, names=["Ticker", "Price"]).swaplevel(axis=1)
+    wide.index.name = "Date"
+    return wide
+
+
+@pytest.mark.parametrize("layout", ["price-ticker", "ticker-price", "unnamed-levels", "no-index-name"])
+def test_wide_csv_with_two_header_rows_loads_every_symbol(tmp_path: Path, layout: str) -> None:
+    wide = _wide_frame()
+    if layout == "ticker-price":
+        wide = wide.swaplevel(axis=1).sort_index(axis=1)
+    elif layout == "unnamed-levels":
+        wide.columns = wide.columns.set_names([None, None])
+    elif layout == "no-index-name":
+        wide.index.name = None
+    path = tmp_path / "prices.csv"
+    wide.to_csv(path)
+    panel = read_csv(path)
+    assert panel.symbols == ("SYNA", "SYNB")
+    assert panel.equals(from_frame(wide))
+
+
+def test_wide_csv_missing_symbol_rows_are_no_bar_and_gz_reads(tmp_path: Path) -> None:
+    wide = _wide_frame()
+    wide.loc[wide.index[:3], pd.IndexSlice[:, "SYNB"]] = np.nan  # listed on the fourth day
+    path = tmp_path / "prices.csv.gz"
+    wide.to_csv(path)
+    panel = read_csv(path)
+    assert panel.present[:4, 1].tolist() == [False, False, False, True]
+    assert panel.present[:, 0].all()
+    assert panel.equals(from_frame(wide))
+
+
+def test_wide_csv_with_symbol_argument_raises_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    _wide_frame().to_csv(path)
+    with pytest.raises(DataError, match=r"prices\.csv is a wide file"):
+        read_csv(path, symbol="SYNA")
+
+
+def test_wide_csv_partly_empty_row_raises_naming_symbol_timestamp_field(tmp_path: Path) -> None:
+    wide = _wide_frame()
+    stamp = wide.index[5]
+    wide.loc[stamp, ("Low", "SYNA")] = np.nan
+    path = tmp_path / "prices.csv"
+    wide.to_csv(path)
+    with pytest.raises(DataError, match=rf"SYNA @ {stamp:%Y-%m-%d}.*low"):
+        read_csv(path)
+
+
+def test_long_csv_whose_second_row_has_text_is_not_read_as_wide(tmp_path: Path) -> None:
+    # A long file's second row holds a symbol and a date, but numbers too: not a header.
+    long = sample().slice(None, "2015-03-31").to_frame()
+    path = tmp_path / "long.csv"
+    long.to_csv(path, index=False)
+    assert read_csv(path).equals(from_frame(long))
